@@ -1,0 +1,301 @@
+"""Markdown/MDX normalisation and the helpers every parser shares.
+
+All parsers emit the same Markdown dialect (ATX headings, ``` fences, ``- `` list items,
+blank-line separated paragraphs, no HTML) so the chunker only has to understand one thing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import yaml
+
+# A backtick fence's info string cannot contain backticks (CommonMark): "```a`b" is prose.
+_FENCE_OPEN = re.compile(r"^[ \t]*(`{3,}(?=[^`]*$)|~{3,})(.*)$")
+_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*$")
+_HEADING_ID = re.compile(r"\s*\{#[\w:.-]+\}$")  # `# Title {#anchor}` (Docusaurus, MkDocs)
+_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
+_THEMATIC = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
+_LIST_ITEM = re.compile(r"^(\s*)(?:[*+-]|\d{1,9}[.)])[ \t]+(.*)$")
+_CODE_SPAN = re.compile(r"(`+)(.+?)\1")
+# Inline HTML found in READMEs; unknown `<names>` stay (they are often prose: "Vec<String>").
+_HTML_TAG_NAMES = (
+    "a|abbr|b|big|blockquote|br|caption|center|cite|code|col|colgroup|dd|del|details|dfn|div|"
+    "dl|dt|em|figcaption|figure|font|h[1-6]|hr|i|img|ins|kbd|li|mark|ol|p|picture|pre|q|s|samp|"
+    "small|source|span|strike|strong|sub|summary|sup|table|tbody|td|tfoot|th|thead|tr|tt|u|ul|"
+    "var|video|audio|iframe|section|article|nav|header|footer|main|aside|label|button|input"
+)
+_HTML_TAG = re.compile(rf"</?(?:{_HTML_TAG_NAMES})\b(?:\s[^<>]*)?/?>", re.IGNORECASE)
+_JSX_TAG = re.compile(r"</?[A-Za-z][\w.:-]*(?:\s[^<>]*)?/?>|<>|</>")
+_MDX_COMMENT = re.compile(r"^\s*\{/\*.*\*/\}\s*$")
+_LANG = re.compile(r"[\w+#.-]+")
+
+
+def fence(code: str, lang: str = "") -> str:
+    """A fenced block long enough that backtick runs inside the code cannot close it."""
+    code = code.strip("\n")
+    longest = max((len(m) for m in re.findall(r"`{3,}", code)), default=2)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}{lang}\n{code}\n{ticks}"
+
+
+def escape_paragraph(text: str) -> str:
+    """Keep prose such as "# of retries" or "```" from reading as a heading or a fence."""
+    return "\\" + text if re.match(r"^(#{1,6}(\s|$)|```|~~~)", text) else text
+
+
+def _fence_lang(info: str) -> str:
+    # Info strings carry extras (```python title="x"`, ```{code-cell} ipython3): keep a word.
+    match = _LANG.search(info.replace("{", " ").replace("}", " "))
+    return match.group(0) if match else ""
+
+
+def _line_kinds(text: str) -> Iterator[tuple[str, str]]:
+    """Yield ``(line, kind)``, kind being "text", "open", "code" or "close"."""
+    closing: str | None = None
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if closing is not None:
+            if stripped.startswith(closing) and set(stripped) == {closing[0]}:
+                closing = None
+                yield line, "close"
+            else:
+                yield line, "code"
+            continue
+        opening = _FENCE_OPEN.match(line)
+        if opening:
+            closing = opening.group(1)
+            yield line, "open"
+            continue
+        yield line, "text"
+
+
+def iter_lines_outside_fences(text: str) -> Iterator[tuple[str, bool]]:
+    """Yield ``(line, in_code)`` pairs; fence delimiter lines count as code."""
+    for line, kind in _line_kinds(text):
+        yield line, kind != "text"
+
+
+def finalize(text: str) -> str:
+    """Trim trailing spaces, collapse blank-line runs and set headings and fences apart.
+
+    Code inside fences is left verbatim.
+    """
+    out: list[str] = []
+    need_blank = False  # the previous line was a heading or a closing fence
+    for line, kind in _line_kinds(text.replace("\r\n", "\n").replace("\r", "\n")):
+        if kind == "text":
+            line = line.rstrip()
+            if not line:
+                if out and out[-1]:
+                    out.append("")
+                need_blank = False
+                continue
+        if kind in ("code", "close"):
+            out.append(line)
+            need_blank = kind == "close"
+            continue
+        is_heading = _ATX.match(line) is not None
+        if out and out[-1] and (need_blank or is_heading or kind == "open"):
+            out.append("")
+        out.append(line)
+        need_blank = is_heading
+    return "\n".join(out).strip("\n")
+
+
+def first_heading(text: str, max_level: int = 1) -> str | None:
+    """The first ATX heading at ``max_level`` or shallower, ignoring code blocks."""
+    for line, in_code in iter_lines_outside_fences(text):
+        match = None if in_code else _ATX.match(line)
+        if match and len(match.group(1)) <= max_level and match.group(2):
+            return match.group(2).strip()
+    return None
+
+
+def split_front_matter(text: str) -> tuple[dict[str, object], str]:
+    """Separate YAML (``---``) or TOML (``+++``) front matter from the body."""
+    match = re.match(r"^(---|\+\+\+)[ \t]*\n(.*?)\n(?:---|\.\.\.|\+\+\+)[ \t]*(?:\n|$)", text, re.S)
+    if not match:
+        return {}, text
+    body = text[match.end() :]
+    if match.group(1) == "+++":
+        title = re.search(r"""^title\s*=\s*["'](.*)["']\s*$""", match.group(2), re.M)
+        return ({"title": title.group(1)} if title else {}), body
+    try:
+        meta = yaml.safe_load(match.group(2))
+    except yaml.YAMLError:
+        meta = None  # broken front matter is still front matter: drop it, keep the body
+    return (meta if isinstance(meta, dict) else {}), body
+
+
+def _strip_inline_tags(line: str, mdx: bool) -> str:
+    tag = _JSX_TAG if mdx else _HTML_TAG
+    line = re.sub(r"<!--.*?-->", "", line)
+    parts: list[str] = []
+    pos = 0
+    for span in _CODE_SPAN.finditer(line):  # never touch `List<T>` inside code spans
+        parts.append(tag.sub("", line[pos : span.start()]))
+        parts.append(span.group(0))
+        pos = span.end()
+    parts.append(tag.sub("", line[pos:]))
+    return "".join(parts)
+
+
+def _is_tag_only(line: str) -> bool:
+    # A line of nothing but tags (`<div align="center">`, `</TabItem>`) is markup, not text.
+    stripped = line.strip()
+    return stripped.startswith("<") and not _JSX_TAG.sub("", stripped).strip()
+
+
+def _unclosed_tag_start(line: str, mdx: bool) -> bool:
+    # `<Tabs` or `<img` whose attributes continue on the next lines.
+    name = r"[A-Za-z][\w.:-]*" if mdx else rf"(?:[A-Z][\w.]*|(?i:{_HTML_TAG_NAMES})\b)"
+    return re.match(rf"^\s*<{name}(\s[^<>]*)?$", line) is not None
+
+
+def _skip_statement(lines: list[str], i: int) -> int:
+    """Index after an MDX ``import``/``export`` statement that starts at ``lines[i]``."""
+    depth = 0
+    while i < len(lines):
+        depth += sum(lines[i].count(c) for c in "([{") - sum(lines[i].count(c) for c in ")]}")
+        i += 1
+        if depth <= 0:
+            break
+    return i
+
+
+class _MarkdownNormalizer:
+    """One pass over the lines; `kinds` tracks what each emitted line is for setext detection."""
+
+    def __init__(self, text: str, mdx: bool) -> None:
+        self.lines = text.split("\n")
+        self.mdx = mdx
+        self.out: list[str] = []
+        self.kinds: list[str] = []
+
+    def emit(self, line: str, kind: str) -> None:
+        self.out.append(line)
+        self.kinds.append(kind)
+
+    def prev_kind(self) -> str:
+        return self.kinds[-1] if self.kinds else "blank"
+
+    def in_list(self) -> bool:
+        previous = next((k for k in reversed(self.kinds) if k != "blank"), "blank")
+        return previous in ("list", "indented")
+
+    def run(self) -> str:
+        i = 0
+        while i < len(self.lines):
+            i = self.step(i)
+        return finalize("\n".join(self.out))
+
+    def step(self, i: int) -> int:
+        line = self.lines[i]
+        opening = _FENCE_OPEN.match(line)
+        if opening:
+            return self.code_block(i, opening.group(1), _fence_lang(opening.group(2)))
+        if not line.strip():
+            self.emit("", "blank")
+            return i + 1
+        if self.is_indented_code(line):
+            return self.indented_code(i)
+        if line.lstrip().startswith("<!--"):
+            return self.skip_until(i, "-->")
+        if self.mdx and re.match(r"^(import|export)\s", line):
+            return _skip_statement(self.lines, i)
+        if _MDX_COMMENT.match(line):
+            return i + 1
+        if _unclosed_tag_start(line, self.mdx) and (end := self.tag_end(i)) is not None:
+            return end
+        if _is_tag_only(line):
+            return i + 1
+        self.text_line(line)
+        return i + 1
+
+    def tag_end(self, i: int) -> int | None:
+        """Index after a multi-line tag, or None if no `>` closes it soon (then it is prose)."""
+        for j in range(i + 1, min(i + 30, len(self.lines))):
+            if ">" in self.lines[j]:
+                return j + 1
+            if not self.lines[j].strip():
+                return None
+        return None
+
+    def skip_until(self, i: int, end: str) -> int:
+        while i < len(self.lines) and end not in self.lines[i]:
+            i += 1
+        return i + 1
+
+    def code_block(self, i: int, opener: str, lang: str) -> int:
+        body: list[str] = []
+        i += 1
+        while i < len(self.lines):
+            stripped = self.lines[i].strip()
+            if stripped.startswith(opener[0] * len(opener)) and set(stripped) == {opener[0]}:
+                i += 1
+                break
+            body.append(self.lines[i])
+            i += 1
+        self.emit_block(fence("\n".join(body), lang), "code")
+        return i
+
+    def is_indented_code(self, line: str) -> bool:
+        # Indented lines after a blank line are code, unless they continue a list item.
+        if not (line.startswith("    ") or line.startswith("\t")) or self.prev_kind() != "blank":
+            return False
+        return not self.in_list()
+
+    def indented_code(self, i: int) -> int:
+        body: list[str] = []
+        while i < len(self.lines):
+            line = self.lines[i]
+            if line.strip() and not (line.startswith("    ") or line.startswith("\t")):
+                break
+            body.append(line[1:] if line.startswith("\t") else line[4:])
+            i += 1
+        while body and not body[-1].strip():
+            body.pop()
+            i -= 1
+        self.emit_block(fence("\n".join(body)), "code")
+        return i
+
+    def emit_block(self, block: str, kind: str) -> None:
+        if self.prev_kind() != "blank":
+            self.emit("", "blank")
+        for line in block.split("\n"):
+            self.emit(line, kind)
+        self.emit("", "blank")
+
+    def text_line(self, line: str) -> None:
+        setext = _SETEXT.match(line)
+        if setext and self.prev_kind() == "para":
+            level = 1 if setext.group(1)[0] == "=" else 2
+            self.out[-1] = "#" * level + " " + self.out[-1].strip()
+            self.kinds[-1] = "heading"
+            return
+        if _THEMATIC.match(line):
+            self.emit("", "blank")
+            return
+        line = _strip_inline_tags(line, self.mdx)
+        if not line.strip():
+            return
+        atx = _ATX.match(line)
+        if atx:
+            title = re.sub(r"[ \t]+#+$", "", _HEADING_ID.sub("", atx.group(2) or "")).strip()
+            if title and title.strip("#"):
+                self.emit(f"{atx.group(1)} {title}", "heading")
+            return
+        item = _LIST_ITEM.match(line)
+        if item:
+            self.emit(f"{item.group(1)}- {item.group(2)}", "list")
+        elif line.startswith((" ", "\t")) and self.in_list():
+            self.emit(line, "indented")
+        else:
+            self.emit(line.lstrip(), "para")
+
+
+def normalize_markdown(text: str, mdx: bool = False) -> str:
+    """Rewrite Markdown (or MDX) into the project's normalised dialect."""
+    return _MarkdownNormalizer(text.replace("\r\n", "\n").replace("\r", "\n"), mdx).run()

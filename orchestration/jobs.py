@@ -1,0 +1,19 @@
+"""Jobs: named selections of the asset graph."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+ingestion_job = dg.define_asset_job(
+    "ingestion_job",
+    selection=dg.AssetSelection.groups("ingestion"),
+    description="Ingest every source and re-chunk what changed, with quality checks.",
+)
+
+all_assets_job = dg.define_asset_job(
+    "embedloop_job",
+    selection=dg.AssetSelection.all(),
+    description="Materialize the whole graph (what `make demo` runs).",
+)
+
+ALL_JOBS = [ingestion_job, all_assets_job]

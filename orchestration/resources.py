@@ -1,0 +1,30 @@
+"""Dagster resources: one per external system, plus the project's settings file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from orchestration.settings import Settings, config_path, load_settings
+
+
+class SettingsResource(dg.ConfigurableResource):
+    """Points every asset at the same ``embedloop.yaml``."""
+
+    config_file: str
+
+    def load(self) -> Settings:
+        return load_settings(self.config_file)
+
+
+def build_resources(config_file: Path | str | None = None) -> dict[str, object]:
+    """Resources for a settings file; loading it first makes a bad config fail at load time."""
+    file = Path(config_file).resolve() if config_file else config_path()
+    settings = load_settings(file)
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "settings": SettingsResource(config_file=str(file)),
+        "duckdb": DuckDBResource(database=str(settings.warehouse_path)),
+    }

@@ -1,0 +1,70 @@
+"""The expectation suites for each warehouse table, as plain functions of the data.
+
+Cross-table rules (every chunk's document exists) and ratios (skipped share) are expressed
+as ordinary GX expectations over a derived frame, so every rule is reported the same way.
+"""
+
+from __future__ import annotations
+
+import great_expectations.expectations as gxe
+import pandas as pd
+
+from quality.gx_validation import ValidationOutcome, combine, validate_frame
+
+FORMATS = ["markdown", "rst", "html", "text", "notebook"]
+
+
+def validate_source_documents(documents: pd.DataFrame) -> ValidationOutcome:
+    live = documents[~documents["deleted"].astype(bool)]
+    return validate_frame(
+        live,
+        "source_documents",
+        [
+            gxe.ExpectTableRowCountToBeBetween(min_value=1),
+            gxe.ExpectColumnValuesToNotBeNull(column="doc_id"),
+            gxe.ExpectColumnValuesToBeUnique(column="doc_id"),
+            gxe.ExpectColumnValuesToNotBeNull(column="text"),
+            gxe.ExpectColumnValueLengthsToBeBetween(column="text", min_value=1),
+            gxe.ExpectColumnValuesToMatchRegex(column="content_hash", regex=r"^[0-9a-f]{64}$"),
+            gxe.ExpectColumnValuesToBeInSet(column="format", value_set=FORMATS),
+        ],
+    )
+
+
+def validate_skipped_ratio(
+    documents: pd.DataFrame, skipped: pd.DataFrame, max_ratio: float
+) -> ValidationOutcome:
+    live = int((~documents["deleted"].astype(bool)).sum())
+    seen = live + len(skipped)
+    ratio = len(skipped) / seen if seen else 0.0
+    return validate_frame(
+        pd.DataFrame({"skipped_ratio": [ratio], "skipped": [len(skipped)], "seen": [seen]}),
+        "skipped_documents",
+        [gxe.ExpectColumnValuesToBeBetween(column="skipped_ratio", max_value=max_ratio)],
+    )
+
+
+def validate_document_chunks(
+    chunks: pd.DataFrame, documents: pd.DataFrame, max_tokens: int
+) -> ValidationOutcome:
+    live_ids = documents.loc[~documents["deleted"].astype(bool), "doc_id"].tolist()
+    table = validate_frame(
+        chunks,
+        "document_chunks",
+        [
+            gxe.ExpectTableRowCountToBeBetween(min_value=1),
+            gxe.ExpectColumnValuesToNotBeNull(column="chunk_id"),
+            gxe.ExpectColumnValuesToBeUnique(column="chunk_id"),
+            gxe.ExpectColumnValueLengthsToBeBetween(column="text", min_value=1),
+            gxe.ExpectColumnValuesToBeBetween(column="n_tokens", min_value=1, max_value=max_tokens),
+            gxe.ExpectColumnValuesToBeInSet(column="doc_id", value_set=live_ids),
+        ],
+    )
+    # One row per (chunk, origin document): every page a collapsed chunk came from must exist.
+    origins = chunks[["chunk_id", "doc_ids"]].explode("doc_ids")
+    lineage = validate_frame(
+        origins.rename(columns={"doc_ids": "origin_doc_id"}),
+        "document_chunks_origins",
+        [gxe.ExpectColumnValuesToBeInSet(column="origin_doc_id", value_set=live_ids)],
+    )
+    return combine("document_chunks", [table, lineage])

@@ -1,0 +1,75 @@
+"""The production instance config (root dagster.yaml) against the real PostgreSQL server."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import psycopg2
+import pytest
+
+from orchestration.definitions import ALL_ASSETS
+from orchestration.resources import build_resources
+
+ROOT = Path(__file__).resolve().parents[1]
+PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+
+
+def _admin(statement: str) -> None:
+    # CREATE/DROP DATABASE refuse to run in a transaction, so no `with conn:` here.
+    conn = psycopg2.connect(dbname="postgres", connect_timeout=5, **PG)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(statement)
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def fresh_database() -> Iterator[str]:
+    name = f"embedloop_test_{uuid.uuid4().hex[:10]}"
+    _admin(f'CREATE DATABASE "{name}"')
+    yield name
+    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.postgres
+def test_materialization_is_stored_in_postgres(
+    tmp_path: Path, config_file: Path, fresh_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    for key, value in {
+        "DAGSTER_PG_HOST": PG["host"],
+        "DAGSTER_PG_PORT": str(PG["port"]),
+        "DAGSTER_PG_USERNAME": PG["user"],
+        "DAGSTER_PG_PASSWORD": "",
+        "DAGSTER_PG_DB": fresh_database,
+    }.items():
+        monkeypatch.setenv(key, value)
+
+    with dg.DagsterInstance.get() as instance:
+        assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        result = dg.materialize(
+            [a for a in ALL_ASSETS if "source_documents" in {k.path[-1] for k in a.keys}],
+            resources=build_resources(config_file),
+            instance=instance,
+        )
+        assert result.success
+        event = instance.get_latest_materialization_event(dg.AssetKey("source_documents"))
+        assert event is not None and event.run_id == result.run_id
+        materialization = event.asset_materialization
+        assert materialization is not None
+        assert materialization.metadata["added"].value == 6
+
+    # Read back through a raw connection to prove the rows live in this very database.
+    with psycopg2.connect(dbname=fresh_database, **PG) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM runs WHERE run_id = %s", (result.run_id,))
+        assert cur.fetchone() == (1,)
