@@ -106,3 +106,65 @@ def _replace(conn: duckdb.DuckDBPyConnection, name: str, schema: Schema, frame: 
         conn.execute(f'INSERT INTO "{name}" SELECT {casts} FROM "{view}"')
     finally:
         conn.unregister(view)
+
+
+SYNTHETIC_QUERIES: Schema = {
+    "pair_id": "VARCHAR",
+    "chunk_id": "VARCHAR",
+    "doc_id": "VARCHAR",
+    "query": "VARCHAR",
+    "positive": "VARCHAR",
+    "negative": "VARCHAR",  # the LLM's hard negative, when the generator writes one
+    "generator": "VARCHAR",
+    "model": "VARCHAR",
+    "chunk_hash": "VARCHAR",
+    "config_hash": "VARCHAR",
+    "created_at": "TIMESTAMPTZ",
+}
+
+# Which chunk versions a generator configuration has already processed, including those that
+# yielded no pair: a re-run with nothing new must do no generation work.
+GENERATION_LOG: Schema = {
+    "chunk_id": "VARCHAR",
+    "chunk_hash": "VARCHAR",
+    "config_hash": "VARCHAR",
+    "pairs": "INTEGER",
+    "generated_at": "TIMESTAMPTZ",
+}
+
+EMBEDDING_CACHE: Schema = {
+    "key": "VARCHAR",
+    "text_hash": "VARCHAR",
+    "model_key": "VARCHAR",
+    "embedding": "BLOB",
+}
+
+HARD_NEGATIVES: Schema = {
+    "pair_id": "VARCHAR",
+    "negative_chunk_id": "VARCHAR",
+    "rank": "INTEGER",
+    "score": "DOUBLE",
+    "positive_score": "DOUBLE",
+    "model_key": "VARCHAR",
+}
+
+# Where each pair's positive ranks for its query: the round-trip filter reads it.
+PAIR_RETRIEVAL: Schema = {
+    "pair_id": "VARCHAR",
+    "positive_rank": "INTEGER",
+    "positive_score": "DOUBLE",
+    "model_key": "VARCHAR",
+}
+
+TRAINING_SPLITS: Schema = {
+    "pair_id": "VARCHAR",
+    "split": "VARCHAR",
+    "doc_id": "VARCHAR",
+    "chunk_id": "VARCHAR",
+    "query": "VARCHAR",
+    "positive": "VARCHAR",
+    "negative": "VARCHAR",  # best mined hard negative, else the LLM's, else null
+    "negative_chunk_id": "VARCHAR",
+    "generator": "VARCHAR",
+    "model": "VARCHAR",
+}

@@ -10,10 +10,16 @@ ingestion_job = dg.define_asset_job(
     description="Ingest every source and re-chunk what changed, with quality checks.",
 )
 
+training_data_job = dg.define_asset_job(
+    "training_data_job",
+    selection=dg.AssetSelection.groups("training_data"),
+    description="Generate synthetic pairs, mine hard negatives and rebuild the splits.",
+)
+
 all_assets_job = dg.define_asset_job(
     "embedloop_job",
     selection=dg.AssetSelection.all(),
     description="Materialize the whole graph (what `make demo` runs).",
 )
 
-ALL_JOBS = [ingestion_job, all_assets_job]
+ALL_JOBS = [ingestion_job, training_data_job, all_assets_job]

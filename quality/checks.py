@@ -5,13 +5,22 @@ from typing import Any
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from assets.warehouse import DOCUMENT_CHUNKS, SKIPPED_DOCUMENTS, SOURCE_DOCUMENTS, read_table
+from assets.warehouse import (
+    DOCUMENT_CHUNKS,
+    SKIPPED_DOCUMENTS,
+    SOURCE_DOCUMENTS,
+    SYNTHETIC_QUERIES,
+    TRAINING_SPLITS,
+    read_table,
+)
 from orchestration.resources import SettingsResource
 from quality.gx_validation import ValidationOutcome
 from quality.suites import (
     validate_document_chunks,
     validate_skipped_ratio,
     validate_source_documents,
+    validate_synthetic_queries,
+    validate_training_splits,
 )
 
 
@@ -78,4 +87,36 @@ def document_chunks_valid(
     return to_check_result(outcome, {"max_tokens": dg.MetadataValue.int(params.max_tokens)})
 
 
-ALL_CHECKS = [source_documents_valid, skipped_ratio_within_limit, document_chunks_valid]
+@dg.asset_check(
+    asset="synthetic_queries",
+    blocking=True,
+    description="GX: unique non-null pair ids, non-empty queries and positives.",
+)
+def synthetic_queries_valid(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    with duckdb.get_connection() as conn:
+        queries = read_table(conn, "synthetic_queries", SYNTHETIC_QUERIES)
+    return to_check_result(validate_synthetic_queries(queries))
+
+
+@dg.asset_check(
+    asset="training_splits",
+    blocking=True,
+    description="GX: unique pairs, no document in two splits, no test query in train, "
+    "no negative equal to its positive, queries per chunk within bounds.",
+)
+def training_splits_valid(
+    settings: SettingsResource, duckdb: DuckDBResource
+) -> dg.AssetCheckResult:
+    limit = settings.load().splits.max_queries_per_chunk
+    with duckdb.get_connection() as conn:
+        pairs = read_table(conn, "training_splits", TRAINING_SPLITS)
+    return to_check_result(validate_training_splits(pairs, limit))
+
+
+ALL_CHECKS = [
+    source_documents_valid,
+    skipped_ratio_within_limit,
+    document_chunks_valid,
+    synthetic_queries_valid,
+    training_splits_valid,
+]

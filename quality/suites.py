@@ -9,6 +9,7 @@ from __future__ import annotations
 import great_expectations.expectations as gxe
 import pandas as pd
 
+from assets.synthetic.splits import SPLITS, leakage_report
 from quality.gx_validation import ValidationOutcome, combine, validate_frame
 
 FORMATS = ["markdown", "rst", "html", "text", "notebook"]
@@ -68,3 +69,53 @@ def validate_document_chunks(
         [gxe.ExpectColumnValuesToBeInSet(column="origin_doc_id", value_set=live_ids)],
     )
     return combine("document_chunks", [table, lineage])
+
+
+def validate_synthetic_queries(queries: pd.DataFrame) -> ValidationOutcome:
+    return validate_frame(
+        queries,
+        "synthetic_queries",
+        [
+            gxe.ExpectColumnValuesToNotBeNull(column="pair_id"),
+            gxe.ExpectColumnValuesToBeUnique(column="pair_id"),
+            gxe.ExpectColumnValuesToNotBeNull(column="query"),
+            gxe.ExpectColumnValueLengthsToBeBetween(column="query", min_value=1),
+            gxe.ExpectColumnValueLengthsToBeBetween(column="positive", min_value=1),
+        ],
+    )
+
+
+def validate_training_splits(pairs: pd.DataFrame, max_queries_per_chunk: int) -> ValidationOutcome:
+    table = validate_frame(
+        pairs,
+        "training_splits",
+        [
+            gxe.ExpectTableRowCountToBeBetween(min_value=1),
+            gxe.ExpectColumnValuesToBeUnique(column="pair_id"),
+            gxe.ExpectColumnValuesToNotBeNull(column="query"),
+            gxe.ExpectColumnValueLengthsToBeBetween(column="query", min_value=1),
+            gxe.ExpectColumnValueLengthsToBeBetween(column="positive", min_value=1),
+            gxe.ExpectColumnValuesToBeInSet(column="split", value_set=list(SPLITS)),
+        ],
+    )
+    leakage = validate_frame(
+        leakage_report(pairs),
+        "training_splits_leakage",
+        [
+            # A document in two splits leaks its passages into evaluation.
+            gxe.ExpectColumnValuesToBeBetween(column="doc_splits", max_value=1),
+            gxe.ExpectColumnValuesToBeInSet(column="test_query_in_train", value_set=[False]),
+            gxe.ExpectColumnValuesToBeInSet(column="negative_is_positive", value_set=[False]),
+        ],
+    )
+    per_chunk = pairs.groupby("chunk_id").size().rename("queries").reset_index()
+    distribution = validate_frame(
+        per_chunk,
+        "training_splits_queries_per_chunk",
+        [
+            gxe.ExpectColumnValuesToBeBetween(
+                column="queries", min_value=1, max_value=max_queries_per_chunk
+            )
+        ],
+    )
+    return combine("training_splits", [table, leakage, distribution])

@@ -8,16 +8,25 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.definitions import ALL_ASSETS
+from assets.chunks import document_chunks
+from assets.documents import ingest_documents
 from orchestration.resources import build_resources
 from orchestration.settings import load_settings
 from quality.checks import ALL_CHECKS
 from tests.conftest import write_config
 
+INGESTION_ASSETS = [ingest_documents, document_chunks]
+INGESTION_CHECKS = [
+    c
+    for c in ALL_CHECKS
+    if {k.asset_key.to_user_string() for k in c.check_keys}
+    <= {"source_documents", "document_chunks"}
+]
+
 
 def materialize(config_file: Path, raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [*ALL_ASSETS, *ALL_CHECKS],
+        [*INGESTION_ASSETS, *INGESTION_CHECKS],
         resources=build_resources(config_file),
         raise_on_error=raise_on_error,
     )

@@ -11,7 +11,7 @@ import dagster as dg
 import psycopg2
 import pytest
 
-from orchestration.definitions import ALL_ASSETS
+from assets.documents import ingest_documents
 from orchestration.resources import build_resources
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +58,7 @@ def test_materialization_is_stored_in_postgres(
         assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         result = dg.materialize(
-            [a for a in ALL_ASSETS if "source_documents" in {k.path[-1] for k in a.keys}],
+            [ingest_documents],
             resources=build_resources(config_file),
             instance=instance,
         )

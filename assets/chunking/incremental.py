@@ -12,6 +12,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from assets.chunking.chunker import Chunk, TokenCounter, chunk_document, dedupe_chunks
@@ -53,11 +54,21 @@ def refresh_chunks(
     cached_versions = set(zip(cached["doc_id"], cached["content_hash"], strict=True))
 
     current = set(zip(live["doc_id"], live["content_hash"], strict=True))
+    # numpy masks, not lists: indexing a frame with an empty list selects no *columns*.
     reused = cached[
-        [v in current for v in zip(cached["doc_id"], cached["content_hash"], strict=True)]
+        np.array(
+            [v in current for v in zip(cached["doc_id"], cached["content_hash"], strict=True)],
+            dtype=bool,
+        )
     ]
     stale = live[
-        [v not in cached_versions for v in zip(live["doc_id"], live["content_hash"], strict=True)]
+        np.array(
+            [
+                v not in cached_versions
+                for v in zip(live["doc_id"], live["content_hash"], strict=True)
+            ],
+            dtype=bool,
+        )
     ]
     counts: Counter[str] = Counter(
         documents_rechunked=len(stale),

@@ -1,0 +1,109 @@
+"""Materialize the training-data assets after the ingestion assets, in process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration.definitions import ALL_ASSETS
+from orchestration.resources import build_resources
+from quality.checks import ALL_CHECKS
+from tests.conftest import write_config
+from tests.test_ingestion_assets import check_results, query
+
+PAGES = {
+    f"topic{i}.md": f"""# Topic {i}
+
+## Configure topic {i}
+
+Topic {i} is a component that stores configuration number {i} for the platform.
+Configure topic {i} by editing the settings file and restarting the service afterwards.
+
+```python
+client.configure_topic_{i}(enabled=True)
+```
+
+## Troubleshoot topic {i}
+
+Restart the topic {i} worker when it stops responding to health checks for a minute.
+Logs for topic {i} are written to the directory named after the service and the topic.
+"""
+    for i in range(8)
+}
+
+
+def make_config(tmp_path: Path, **overrides: object) -> Path:
+    docs = tmp_path / "pages"
+    docs.mkdir(exist_ok=True)
+    for name, text in PAGES.items():
+        (docs / name).write_text(text)
+    return write_config(
+        tmp_path / "embedloop.yaml",
+        docs,
+        tmp_path / "data",
+        splits={"seed": 5, "validation": 0.25, "test": 0.25},
+        hard_negatives={"num_negatives": 2, "range_max": 20},
+        **overrides,
+    )
+
+
+def run(config: Path) -> dg.ExecuteInProcessResult:
+    return dg.materialize([*ALL_ASSETS, *ALL_CHECKS], resources=build_resources(config))
+
+
+def meta(result: dg.ExecuteInProcessResult, node: str) -> dict[str, object]:
+    (event,) = result.asset_materializations_for_node(node)
+    return {k: getattr(v, "value", v) for k, v in event.metadata.items()}
+
+
+def test_training_data_is_generated_mined_split_and_checked(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    result = run(config)
+    assert result.success
+    checks = check_results(result)
+    assert checks["synthetic_queries_valid"] and checks["training_splits_valid"]
+
+    generated = meta(result, "synthetic_queries")
+    assert generated["chunks_generated"] == generated["chunks"] > 0
+    pairs = query(config, "SELECT count(*), count(DISTINCT chunk_id) FROM synthetic_queries")[0]
+    assert pairs[0] >= 2 * pairs[1]
+
+    negatives = query(
+        config,
+        "SELECT q.chunk_id, n.negative_chunk_id, c1.doc_id, c1.heading_path, "
+        "c2.doc_id, c2.heading_path FROM hard_negatives n "
+        "JOIN synthetic_queries q USING (pair_id) "
+        "JOIN document_chunks c1 ON c1.chunk_id = q.chunk_id "
+        "JOIN document_chunks c2 ON c2.chunk_id = n.negative_chunk_id",
+    )
+    assert negatives
+    for positive, negative, doc1, section1, doc2, section2 in negatives:
+        assert positive != negative and (doc1, section1) != (doc2, section2)
+
+    splits = dict(query(config, "SELECT split, count(*) FROM training_splits GROUP BY 1"))
+    assert set(splits) <= {"train", "validation", "test"} and splits.get("train", 0) > 0
+    docs_in_two = query(
+        config,
+        "SELECT doc_id FROM training_splits GROUP BY doc_id HAVING count(DISTINCT split) > 1",
+    )
+    assert docs_in_two == []
+    split_meta = meta(result, "training_splits")
+    assert {"dropped_length", "dropped_copies_passage", "dropped_duplicate_query"} <= set(
+        split_meta
+    )
+    assert split_meta["with_hard_negative"] > 0
+
+    # Nothing new: no generation work and no re-encoding on the second run.
+    again = run(config)
+    assert meta(again, "synthetic_queries")["chunks_generated"] == 0
+    assert meta(again, "hard_negatives")["texts_encoded"] == 0
+    before = query(config, "SELECT pair_id, split FROM training_splits ORDER BY 1")
+
+    # A new page: only its chunks are generated, existing split assignments do not move.
+    pages = tmp_path / "pages"
+    (pages / "extra.md").write_text(PAGES["topic0.md"].replace("opic 0", "hema X"))
+    third = run(config)
+    assert 0 < meta(third, "synthetic_queries")["chunks_generated"] <= 3
+    after = dict(query(config, "SELECT pair_id, split FROM training_splits"))
+    assert all(after[p] == s for p, s in before if p in after)
