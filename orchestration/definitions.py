@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import dagster as dg
 
 from assets.chunks import document_chunks
 from assets.documents import ingest_documents
+from assets.model_training import embedding_evaluation, finetuned_embedding_model
 from assets.training_data import hard_negatives, synthetic_queries, training_splits
 from orchestration.jobs import ALL_JOBS
 from orchestration.resources import build_resources
@@ -17,11 +21,22 @@ ALL_ASSETS = [
     synthetic_queries,
     hard_negatives,
     training_splits,
+    finetuned_embedding_model,
+    embedding_evaluation,
 ]
 
-defs = dg.Definitions(
-    assets=ALL_ASSETS,
-    asset_checks=ALL_CHECKS,
-    jobs=ALL_JOBS,
-    resources=build_resources(),
-)
+
+def build_definitions(
+    config_file: Path | str | None = None, loggers: dict[str, Any] | None = None
+) -> dg.Definitions:
+    """The code location for a config file (default: $EMBEDLOOP_CONFIG or ./embedloop.yaml)."""
+    return dg.Definitions(
+        assets=ALL_ASSETS,
+        asset_checks=ALL_CHECKS,
+        jobs=ALL_JOBS,
+        resources=build_resources(config_file),
+        loggers=loggers,
+    )
+
+
+defs = build_definitions()

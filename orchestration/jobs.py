@@ -16,10 +16,16 @@ training_data_job = dg.define_asset_job(
     description="Generate synthetic pairs, mine hard negatives and rebuild the splits.",
 )
 
+training_job = dg.define_asset_job(
+    "training_job",
+    selection=dg.AssetSelection.groups("training"),
+    description="Finetune a new model version in ZenML and evaluate it against the base model.",
+)
+
 all_assets_job = dg.define_asset_job(
     "embedloop_job",
     selection=dg.AssetSelection.all(),
     description="Materialize the whole graph (what `make demo` runs).",
 )
 
-ALL_JOBS = [ingestion_job, training_data_job, all_assets_job]
+ALL_JOBS = [ingestion_job, training_data_job, training_job, all_assets_job]

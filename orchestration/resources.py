@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from orchestration.settings import Settings, config_path, load_settings
+
+if TYPE_CHECKING:
+    from training.runner import EvaluationSummary, FinetuneSummary
 
 
 class SettingsResource(dg.ConfigurableResource):
@@ -33,6 +37,24 @@ class LLMResource(dg.ConfigurableResource):
         return self.api_key or None
 
 
+class ZenMLResource(dg.ConfigurableResource):
+    """Runs the ZenML training pipelines. By default against the local store under the data
+    directory; with ``training.use_global_zenml`` (or ZENML_STORE_URL and
+    ZENML_STORE_API_KEY set) against the ZenML server this user is connected to."""
+
+    config_file: str
+
+    def finetune(self, dagster_run_id: str | None = None) -> FinetuneSummary:
+        from training.runner import run_finetune
+
+        return run_finetune(self.config_file, dagster_run_id=dagster_run_id)
+
+    def evaluate(self, model_version: int, dagster_run_id: str | None = None) -> EvaluationSummary:
+        from training.runner import run_evaluation
+
+        return run_evaluation(self.config_file, model_version, dagster_run_id=dagster_run_id)
+
+
 def build_resources(config_file: Path | str | None = None) -> dict[str, object]:
     """Resources for a settings file; loading it first makes a bad config fail at load time."""
     file = Path(config_file).resolve() if config_file else config_path()
@@ -41,6 +63,7 @@ def build_resources(config_file: Path | str | None = None) -> dict[str, object]:
     return {
         "settings": SettingsResource(config_file=str(file)),
         "duckdb": DuckDBResource(database=str(settings.warehouse_path)),
+        "zenml": ZenMLResource(config_file=str(file)),
         # Resolved at run time from the environment, never stored in run config.
         "llm": LLMResource(
             api_key=dg.EnvVar(LLM_API_KEY_ENV) if os.environ.get(LLM_API_KEY_ENV) else None

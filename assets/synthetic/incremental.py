@@ -113,11 +113,11 @@ def refresh_synthetic(
         ],
         columns=list(GENERATION_LOG),
     )
-    queries = pd.concat([kept, new_queries], ignore_index=True)
+    queries = _concat(kept, new_queries)
     queries = queries.drop_duplicates("pair_id").sort_values("pair_id", ignore_index=True)
     return SyntheticRefresh(
         queries=queries,
-        log=pd.concat([log, new_log], ignore_index=True),
+        log=_concat(log, new_log),
         report=report,
         chunks_pending=len(pending),
         chunks_reused=len(done),
@@ -135,3 +135,9 @@ def _keys(frame: pd.DataFrame) -> set[tuple[str, str]]:
 def _isin(keys: list[tuple[str, str]], allowed: set[tuple[str, str]]) -> np.ndarray:
     # A numpy mask, not a list: indexing a frame with an empty list selects no *columns*.
     return np.array([k in allowed for k in keys], dtype=bool)
+
+
+def _concat(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    # pandas is deprecating dtype inference from empty frames in concat: skip them.
+    frames = [f for f in (old, new) if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else old

@@ -1,0 +1,345 @@
+"""End to end on CPU: real ZenML store (SQLite under tmp), real training, no mocks.
+
+One module-scoped project runs the scenario in order, each fixture building on the last:
+v1 trains for real and fails a strict gate; v2 (learning rate ~0, so it equals the base
+model) passes a zero-margin gate against the base model and becomes production; then a
+strict re-evaluation of v1 against production, and two broken training runs, must leave
+production exactly as it was.
+
+ZenML: the project fixture points ZENML_CONFIG_PATH at its tmp data_dir through
+configure_zenml() before anything here imports zenml; configure_zenml() drops ZenML's
+singletons if another config was active in this process. The env is restored afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from assets.models import production_model_path
+from assets.warehouse import DOCUMENT_CHUNKS, TRAINING_SPLITS, replace_tables
+from orchestration.settings import Settings, load_settings
+
+pytestmark = pytest.mark.slow
+
+TOPICS = [
+    ("artifact store", "keeps every artifact that a step produces, in a bucket or folder"),
+    ("orchestrator", "decides where and in which order the steps of a pipeline run"),
+    ("step operator", "runs a single step on special hardware such as a GPU cluster"),
+    ("container registry", "stores the Docker images built for remote pipeline runs"),
+    ("secret store", "holds API keys and passwords encrypted outside of the code"),
+    ("model registry", "tracks model versions and which one is deployed"),
+    ("experiment tracker", "logs metrics and parameters of training runs for comparison"),
+    ("feature store", "serves precomputed features to training and inference"),
+    ("alerter", "sends a chat message when a pipeline fails or finishes"),
+    ("image builder", "builds container images locally or in the cloud"),
+    ("data validator", "checks datasets against expectations before training"),
+    ("annotator", "lets people label data in a web interface"),
+    ("cache", "skips a step when its code and inputs did not change"),
+    ("schedule", "runs a pipeline every night at a fixed time with cron"),
+    ("materializer", "writes a Python object to storage and reads it back"),
+    ("service connector", "gives stack components short-lived cloud credentials"),
+    ("dashboard", "shows pipeline runs, their logs and the lineage of artifacts"),
+    ("retry policy", "re-runs a failed step a number of times with a delay"),
+    ("hook", "calls a function when a step succeeds or fails"),
+    ("tag", "labels runs and artifacts so they can be filtered later"),
+    ("metadata", "attaches numbers and text such as accuracy to a model version"),
+    ("deployer", "serves a pipeline as an HTTP endpoint"),
+    ("stack", "is the set of components a pipeline runs on"),
+    ("project", "groups pipelines, models and artifacts of one team"),
+    ("workspace", "isolates the users and resources of one organization"),
+    ("log store", "keeps the console output of every step"),
+    ("sandbox", "provides a throwaway environment to try the product"),
+    ("trigger", "starts a pipeline when an event such as a webhook arrives"),
+    ("parameter", "is a JSON value passed to a step when the pipeline is called"),
+    ("artifact version", "is one immutable output of a step with a number"),
+]
+
+
+def tiny_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """30 chunks on 10 pages; pages 0-2 test, 3-4 validation, 5-9 train (about 50 pairs)."""
+    chunks: list[dict[str, Any]] = []
+    pairs: list[dict[str, Any]] = []
+    for i, (name, fact) in enumerate(TOPICS):
+        page, doc, chunk_id = i // 3, f"docs:page{i // 3}.md", f"c{i:02d}"
+        text = f"The {name} {fact}. It is configured in the stack settings of the {name}."
+        chunks.append(
+            {
+                "chunk_id": chunk_id,
+                "doc_id": doc,
+                "doc_ids": [doc],
+                "heading_path": name,
+                "text": text,
+                "n_tokens": 30,
+                "position": i % 3,
+            }
+        )
+        split = "test" if page < 3 else "validation" if page < 5 else "train"
+        queries = [f"what does the {name} do", f"which component {fact.split(',')[0]}"]
+        for j, query in enumerate(queries[: 2 if i % 3 else 1]):
+            other = TOPICS[(i + 7) % len(TOPICS)]
+            negative = f"The {other[0]} {other[1]}." if split == "train" and j == 0 else None
+            pairs.append(
+                {
+                    "pair_id": f"p{i:02d}{j}",
+                    "split": split,
+                    "doc_id": doc,
+                    "chunk_id": chunk_id,
+                    "query": query,
+                    "positive": text,
+                    "negative": negative,
+                    "negative_chunk_id": f"c{(i + 7) % len(TOPICS):02d}" if negative else None,
+                    "generator": "offline",
+                    "model": "none",
+                }
+            )
+    # The same test question about two chunks: one query with two relevant chunks.
+    pairs.append({**pairs[0], "pair_id": "pdup", "chunk_id": "c01", "positive": chunks[1]["text"]})
+    return pd.DataFrame(chunks), pd.DataFrame(pairs)
+
+
+HUMAN_EVAL = pd.DataFrame(
+    {
+        "query": ["where do step outputs go", "how do I run a step on a GPU", "nightly runs"],
+        "chunk_id": ["c00", "c02", "c13"],
+    }
+)
+
+
+def write_warehouse(path: Path, chunks: pd.DataFrame, pairs: pd.DataFrame) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(path)) as conn:
+        replace_tables(
+            conn,
+            {
+                "document_chunks": (DOCUMENT_CHUNKS, chunks),
+                "training_splits": (TRAINING_SPLITS, pairs),
+                "human_eval": ({"query": "VARCHAR", "chunk_id": "VARCHAR"}, HUMAN_EVAL),
+            },
+        )
+
+
+TRAINING = {"batch_size": 8, "max_seq_length": 48, "matryoshka_dims": [384, 128]}
+
+
+def write_config(root: Path, name: str, training: dict[str, Any], **top: Any) -> Path:
+    path = root / f"{name}.yaml"
+    raw = {"data_dir": "data", **top, "training": {**TRAINING, **training}}
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@dataclass
+class Project:
+    root: Path
+    settings: Settings
+
+    def config(self, name: str, training: dict[str, Any], **top: Any) -> Path:
+        return write_config(self.root, name, training, **top)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    keys = ("ZENML_CONFIG_PATH", "ZENML_STORE_URL")
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ.pop("ZENML_STORE_URL", None)  # never write into a developer's server
+    root = tmp_path_factory.mktemp("training_project")
+    chunks, pairs = tiny_tables()
+    write_warehouse(root / "data" / "warehouse.duckdb", chunks, pairs)
+    write_warehouse(root / "empty" / "warehouse.duckdb", chunks, pairs.iloc[0:0])
+    project = Project(root, load_settings(write_config(root, "base", {})))
+
+    from training.zenml_env import configure_zenml
+
+    assert configure_zenml(project.settings) == root / "data" / "zenml"
+    yield project
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="module")
+def v1(project: Project):
+    from training.runner import run_finetune
+
+    config = project.config("v1", {"max_steps": 4, "eval_steps": 2, "learning_rate": 1e-4})
+    return run_finetune(config, dagster_run_id="dagster-run-1")
+
+
+@pytest.fixture(scope="module")
+def v1_strict(project: Project, v1):
+    from training.runner import run_evaluation
+
+    # No model can beat anything by a full nDCG point: the gate must fail.
+    return run_evaluation(
+        project.config("strict", {"promotion_margin": 1.0}), str(v1.model_version)
+    )
+
+
+@pytest.fixture(scope="module")
+def v2(project: Project, v1_strict):
+    from training.runner import run_finetune
+
+    # A learning rate far below float32 resolution: real training steps, base-model weights.
+    return run_finetune(project.config("v2", {"max_steps": 1, "learning_rate": 1e-12}))
+
+
+@pytest.fixture(scope="module")
+def v2_promoted(project: Project, v2):
+    from training.runner import run_evaluation
+
+    config = project.config("lenient", {"promotion_margin": 0.0, "regression_tolerance": 1.0})
+    return run_evaluation(config, v2.model_version, dagster_run_id="dagster-run-2")
+
+
+def _model_version(project: Project, number: int):
+    from zenml.client import Client
+
+    return Client().get_model_version(project.settings.training.model_name, number)
+
+
+def _embed(model: Any, text: str = "where are step outputs kept") -> np.ndarray:
+    return model.encode([text], convert_to_numpy=True)[0]
+
+
+def test_finetune_creates_a_model_version_with_metadata_and_an_export(project: Project, v1) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    assert v1.model_version == 1
+    assert [step for step, _ in v1.loss_history] == [1, 2, 3, 4]
+    assert v1.best_step in (2, 4) and v1.device == "cpu" and v1.samples_per_s > 0
+    assert v1.data_snapshot["rows"] == {
+        "train": 25,
+        "validation": 10,
+        "test": 16,
+        "chunks": 30,
+        "train_with_negative": 15,
+    }
+
+    meta = _model_version(project, 1).run_metadata
+    hp = meta["hyperparameters"]
+    assert hp["trained_dims"] == [384, 128] and hp["learning_rate"] == 1e-4
+    assert hp["train_datasets"] == {"triplets": 15, "pairs": 10}
+    assert hp["checkpoint_selection"] == "best eval_validation_dim384_ndcg@10"
+    assert meta["data_snapshot"]["hash"] == v1.data_snapshot["hash"]
+    assert meta["dagster_run_id"] == "dagster-run-1"
+    assert len(meta["training"]["loss_history"]) == 4
+
+    exported = SentenceTransformer(str(v1.export_dir), local_files_only=True)
+    assert v1.export_dir == project.root / "data" / "models" / "1"
+    assert exported.get_embedding_dimension() == 384 and exported.max_seq_length == 48
+
+
+def test_model_artifact_round_trips_through_the_materializer(
+    project: Project, v1, tmp_path: Path
+) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    from training.materializers import SentenceTransformerMaterializer
+    from training.steps import MODEL_ARTIFACT
+
+    artifact = _model_version(project, 1).get_model_artifact(MODEL_ARTIFACT)
+    assert artifact is not None and artifact.run_metadata["embedding_dim"] == 384
+    stored = artifact.load()
+    exported = SentenceTransformer(str(v1.export_dir), local_files_only=True)
+    np.testing.assert_array_equal(_embed(stored), _embed(exported))
+
+    materializer = SentenceTransformerMaterializer(str(tmp_path / "artifact"))
+    materializer.save(exported)
+    np.testing.assert_array_equal(_embed(materializer.load(SentenceTransformer)), _embed(exported))
+
+
+def test_a_failed_gate_stages_the_version_and_writes_no_production(project: Project, v1_strict):
+    assert set(v1_strict.base) == set(v1_strict.candidate) == {384, 128}
+    assert set(v1_strict.candidate[384]) == {
+        "ndcg@10",
+        "mrr@10",
+        "recall@1",
+        "recall@5",
+        "recall@10",
+        "map@100",
+    }
+    assert v1_strict.incumbent == v1_strict.base and v1_strict.incumbent_version is None
+    assert not v1_strict.promoted and v1_strict.stage == "staging"
+    assert "below the required margin" in v1_strict.reason
+    assert v1_strict.production_dir is None
+    assert v1_strict.human_eval is not None and v1_strict.human_eval["queries"] == 3
+    assert set(v1_strict.human_eval["candidate"]) == {"384", "128"}
+    assert production_model_path(project.settings) == project.settings.model.resolved_base_model()
+    meta = _model_version(project, 1).run_metadata
+    assert meta["promotion"]["stage"] == "staging"
+    assert meta["evaluation"]["candidate"]["384"]["ndcg@10"] == v1_strict.candidate[384]["ndcg@10"]
+
+
+def test_a_passing_gate_makes_the_version_production_and_exports_it(
+    project: Project, v2, v2_promoted
+) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    assert v2.model_version == 2
+    assert v2_promoted.candidate == v2_promoted.base  # weights did not move
+    assert v2_promoted.promoted and v2_promoted.stage == "production"
+    assert v2_promoted.reason.startswith("promoted:")
+    assert _model_version(project, 2).stage == "production"
+    assert _model_version(project, 1).stage == "staging"
+    assert v2_promoted.production_dir == project.root / "data" / "models" / "production"
+    assert production_model_path(project.settings) == str(v2_promoted.production_dir)
+    production = SentenceTransformer(str(v2_promoted.production_dir), local_files_only=True)
+    version_export = SentenceTransformer(str(v2.export_dir), local_files_only=True)
+    np.testing.assert_array_equal(_embed(production), _embed(version_export))
+
+
+def _production_state(project: Project) -> tuple[int, dict[str, Any] | None, float]:
+    from zenml.client import Client
+
+    from training.export import production_dir, read_marker
+    from training.pipelines import production_version
+
+    version = production_version(Client(), project.settings.training.model_name)
+    target = production_dir(project.settings)
+    assert version is not None
+    return version.number, read_marker(target), (target / "model.safetensors").stat().st_mtime
+
+
+def test_a_failed_gate_against_production_leaves_production_alone(
+    project: Project, v1, v2_promoted
+) -> None:
+    from training.runner import run_evaluation
+
+    before = _production_state(project)
+    summary = run_evaluation(project.config("strict", {"promotion_margin": 1.0}), v1.model_version)
+    assert summary.incumbent_version == 2  # production's stored artifact, re-evaluated
+    assert not summary.promoted and summary.stage == "staging"
+    assert _production_state(project) == before
+
+
+@pytest.mark.parametrize("broken", ["missing_base_model", "empty_training_splits"])
+def test_a_failed_training_run_raises_and_leaves_production_alone(
+    project: Project, v2_promoted, broken: str
+) -> None:
+    from training.runner import run_finetune
+
+    before = _production_state(project)
+    if broken == "missing_base_model":
+        config = project.config(
+            "broken", {"max_steps": 1}, model={"base_model": str(project.root / "no-such-model")}
+        )
+    else:
+        config = project.config(
+            "broken", {"max_steps": 1}, warehouse=str(project.root / "empty" / "warehouse.duckdb")
+        )
+    with pytest.raises(Exception) as failure:
+        run_finetune(config)
+    assert "no-such-model" in str(failure.value) or "is empty" in str(failure.value)
+    assert _production_state(project) == before

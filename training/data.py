@@ -1,0 +1,147 @@
+"""Training and evaluation inputs read from the DuckDB warehouse.
+
+Plain functions, no ZenML: the steps call them and the unit tests call them directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from assets.warehouse import DOCUMENT_CHUNKS, TRAINING_SPLITS, read_table, table_exists
+from orchestration.settings import Settings
+
+SPLITS = ("train", "validation", "test")
+HUMAN_EVAL_TABLE = "human_eval"
+CORPUS_COLUMNS = ["chunk_id", "text"]
+
+
+@dataclass(frozen=True)
+class IRInputs:
+    """What an InformationRetrievalEvaluator needs: query -> chunk retrieval."""
+
+    queries: dict[str, str]  # qid -> query text
+    corpus: dict[str, str]  # chunk_id -> chunk text
+    relevant_docs: dict[str, set[str]]  # qid -> relevant chunk_ids
+    # Relevant chunks that are no longer in document_chunks; their passage was added back.
+    restored_chunks: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def _connect(path: Path) -> duckdb.DuckDBPyConnection:
+    if not path.is_file():
+        raise FileNotFoundError(f"warehouse not found: {path}")
+    return duckdb.connect(str(path), read_only=True)
+
+
+def read_pairs_and_corpus(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``training_splits`` (all splits) and the current corpus (chunk_id, text)."""
+    with _connect(settings.warehouse_path) as conn:
+        pairs = read_table(conn, "training_splits", TRAINING_SPLITS)
+        chunks = read_table(conn, "document_chunks", DOCUMENT_CHUNKS)
+    # Sorted so that datasets, qids and the snapshot hash do not depend on storage order.
+    pairs = pairs.sort_values("pair_id", kind="stable").reset_index(drop=True)
+    corpus = chunks[CORPUS_COLUMNS].sort_values("chunk_id", kind="stable").reset_index(drop=True)
+    return pairs, corpus
+
+
+def split_frame(pairs: pd.DataFrame, split: str) -> pd.DataFrame:
+    return pairs[pairs["split"] == split].reset_index(drop=True)
+
+
+def require_rows(frame: pd.DataFrame, what: str) -> None:
+    if frame.empty:
+        raise ValueError(f"{what} is empty: materialize training_splits first")
+
+
+def data_snapshot(pairs: pd.DataFrame, corpus: pd.DataFrame) -> dict[str, object]:
+    """A hash that changes whenever the pairs, their split or the corpus membership changes."""
+    digest = hashlib.sha256()
+    for pair_id, split in sorted(zip(pairs["pair_id"], pairs["split"], strict=True)):
+        digest.update(f"p\t{pair_id}\t{split}\n".encode())
+    for chunk_id in sorted(corpus["chunk_id"]):
+        digest.update(f"c\t{chunk_id}\n".encode())
+    counts = {s: int((pairs["split"] == s).sum()) for s in SPLITS}
+    return {
+        "hash": digest.hexdigest(),
+        "rows": {
+            **counts,
+            "chunks": len(corpus),
+            "train_with_negative": int(_has_negative(split_frame(pairs, "train")).sum()),
+        },
+    }
+
+
+def _has_negative(frame: pd.DataFrame) -> pd.Series:
+    text = frame["negative"].astype("string").str.strip()
+    return (text.notna() & (text != "")).fillna(False).astype(bool)
+
+
+def train_datasets(train: pd.DataFrame, use_hard_negatives: bool, batch_size: int):
+    """The training data for MultipleNegativesRankingLoss, named by shape.
+
+    Rows with a hard negative become (anchor, positive, negative) triplets; the others stay
+    (anchor, positive) pairs in a second dataset, so no negative is dropped and no row gets
+    a fake one. Batches are drawn from one dataset at a time (the trainer's multi-dataset
+    sampler), so a batch never mixes shapes. Fewer triplets than one batch would only give
+    small, weak batches: then everything trains as pairs.
+    """
+    from datasets import Dataset, DatasetDict
+
+    require_rows(train, "the train split")
+    pairs = pd.DataFrame({"anchor": train["query"], "positive": train["positive"]})
+    has_neg = _has_negative(train) if use_hard_negatives else pd.Series(False, index=train.index)
+    if int(has_neg.sum()) < batch_size:
+        return Dataset.from_pandas(pairs, preserve_index=False)
+    triplets = pairs[has_neg].assign(negative=train.loc[has_neg, "negative"])
+    parts = {"triplets": triplets, "pairs": pairs[~has_neg]}
+    return DatasetDict(
+        {
+            name: Dataset.from_pandas(df, preserve_index=False)
+            for name, df in parts.items()
+            if len(df)
+        }
+    )
+
+
+def ir_inputs(split_pairs: pd.DataFrame, corpus: pd.DataFrame) -> IRInputs:
+    """Query -> chunk retrieval over ALL current chunks, the realistic set of distractors.
+
+    Identical query texts become one query whose relevant set is the union of their
+    chunks: scoring them separately would count a correct answer as a miss.
+    """
+    require_rows(split_pairs, "the evaluation split")
+    docs = dict(zip(corpus["chunk_id"], corpus["text"], strict=True))
+    queries: dict[str, str] = {}
+    relevant: dict[str, set[str]] = {}
+    restored = 0
+    for query, chunk_id, positive in zip(
+        split_pairs["query"], split_pairs["chunk_id"], split_pairs["positive"], strict=True
+    ):
+        text = str(query).strip()
+        qid = "q" + hashlib.sha1(text.encode()).hexdigest()[:16]
+        queries[qid] = text
+        relevant.setdefault(qid, set()).add(str(chunk_id))
+        if chunk_id not in docs and isinstance(positive, str) and positive:
+            # The chunk was re-chunked away after the pair was made; its passage still is
+            # the right answer, so it goes back into the corpus rather than the query out.
+            docs[str(chunk_id)] = positive
+            restored += 1
+    notes = [f"{restored} relevant chunks were missing from the corpus"] if restored else []
+    return IRInputs(queries, docs, relevant, restored_chunks=restored, notes=notes)
+
+
+def read_human_eval(settings: Settings) -> pd.DataFrame | None:
+    """Human-validated (query, chunk_id) rows from table ``human_eval``, or None if absent."""
+    with _connect(settings.warehouse_path) as conn:
+        if not table_exists(conn, HUMAN_EVAL_TABLE):
+            return None
+        frame = conn.execute(f'SELECT query, chunk_id FROM "{HUMAN_EVAL_TABLE}"').df()
+    if frame.empty:
+        return None
+    # positive = "" keeps the ir_inputs() contract; a missing chunk cannot be restored.
+    return frame.assign(positive="").sort_values(["query", "chunk_id"]).reset_index(drop=True)

@@ -1,0 +1,196 @@
+"""Fine-tune a SentenceTransformer on (query, positive[, negative]) pairs. No ZenML here.
+
+What differs from ZenML's "LLM complete guide" recipe, and why:
+- The loss sees every other passage in the batch as a negative (MultipleNegativesRanking
+  with a no-duplicates sampler), plus the mined hard negative where a pair has one.
+- Matryoshka training always includes the native dim, so the full-size embedding that is
+  served by default is trained too; dims above it are dropped.
+- Checkpoints are chosen on the validation split only (nDCG@10 at the native dim); the
+  test split stays untouched for the promotion gate.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import torch
+from sentence_transformers import (
+    SentenceTransformer,
+    SentenceTransformerTrainer,
+    SentenceTransformerTrainingArguments,
+)
+from sentence_transformers.base.sampler import BatchSamplers
+from sentence_transformers.sentence_transformer.losses import (
+    CachedMultipleNegativesRankingLoss,
+    MatryoshkaLoss,
+    MultipleNegativesRankingLoss,
+)
+
+from orchestration.settings import Settings
+from training.data import ir_inputs, train_datasets
+from training.evaluation import MatryoshkaIREvaluator, matryoshka_dims
+
+# Enough points to plot a loss curve without bloating the run metadata.
+MAX_LOSS_POINTS = 200
+
+
+@dataclass
+class FinetuneResult:
+    model: SentenceTransformer
+    loss_history: list[tuple[int, float]]
+    validation_history: list[tuple[int, float]]  # (step, nDCG@10 at the native dim)
+    best_step: int | None
+    duration_s: float
+    samples_per_s: float
+    device: str
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+
+
+def pick_device() -> str:
+    if torch.cuda.is_available():
+        return "cuda"
+    if torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def _precision(device: str) -> dict[str, bool | None]:
+    """Mixed precision and TF32 only where they exist: CUDA (bf16 on Ampere and later).
+
+    tf32=None leaves PyTorch's setting alone; False would touch CUDA flags on a CPU box.
+    """
+    if device != "cuda":
+        return {"fp16": False, "bf16": False, "tf32": None}
+    ampere = torch.cuda.get_device_capability()[0] >= 8
+    bf16 = ampere and torch.cuda.is_bf16_supported()
+    return {"fp16": not bf16, "bf16": bf16, "tf32": ampere}
+
+
+def finetune(
+    settings: Settings,
+    train: pd.DataFrame,
+    validation: pd.DataFrame,
+    corpus: pd.DataFrame,
+) -> FinetuneResult:
+    ts = settings.training
+    device = pick_device()
+    base_model = settings.model.resolved_base_model()
+    model = SentenceTransformer(base_model, device=device, local_files_only=True)
+    if ts.max_seq_length:
+        model.max_seq_length = ts.max_seq_length
+    native_dim = model.get_embedding_dimension()
+    if not native_dim:
+        raise ValueError(f"cannot tell the embedding dimension of {base_model}")
+    dims = matryoshka_dims(ts.matryoshka_dims, native_dim)
+
+    # Cached MNRL computes the same loss in mini-batches, so the in-batch negative pool can
+    # grow beyond what fits in memory at once.
+    cached = ts.batch_size > ts.cached_loss_above
+    inner = (
+        CachedMultipleNegativesRankingLoss(model, mini_batch_size=ts.mini_batch_size)
+        if cached
+        else MultipleNegativesRankingLoss(model)
+    )
+    loss = MatryoshkaLoss(model, inner, matryoshka_dims=dims)
+    train_data = train_datasets(train, ts.use_hard_negatives, ts.batch_size)
+    # One loss for every shape: triplets add their hard negative to the in-batch ones.
+    losses: Any = {name: loss for name in train_data} if isinstance(train_data, dict) else loss
+    n_train = (
+        sum(len(d) for d in train_data.values())
+        if isinstance(train_data, dict)
+        else len(train_data)
+    )
+
+    evaluator = (
+        MatryoshkaIREvaluator(ir_inputs(validation, corpus), dims, name="validation")
+        if not validation.empty
+        else None
+    )
+    steps_per_epoch = max(1, math.ceil(n_train / ts.batch_size))
+    total_steps = ts.max_steps or max(1, math.ceil(ts.epochs * steps_per_epoch))
+    eval_steps = min(ts.eval_steps or steps_per_epoch, total_steps)
+    precision = _precision(device)
+
+    with tempfile.TemporaryDirectory(prefix="embedloop-train-") as output_dir:
+        args = SentenceTransformerTrainingArguments(
+            output_dir=output_dir,
+            num_train_epochs=ts.epochs,
+            max_steps=ts.max_steps or -1,
+            per_device_train_batch_size=ts.batch_size,
+            per_device_eval_batch_size=ts.batch_size,
+            learning_rate=ts.learning_rate,
+            lr_scheduler_type="linear",
+            # Transformers 5 takes the warmup ratio as a float in warmup_steps.
+            warmup_steps=float(ts.warmup_ratio) if ts.warmup_ratio else 0,
+            seed=ts.seed,
+            data_seed=ts.seed,
+            batch_sampler=BatchSamplers.NO_DUPLICATES,
+            eval_strategy="steps" if evaluator else "no",
+            eval_steps=eval_steps,
+            save_strategy="steps" if evaluator else "no",
+            save_steps=eval_steps,
+            save_total_limit=2,  # the best and the latest
+            save_only_model=True,  # no optimizer state: we never resume
+            load_best_model_at_end=evaluator is not None,
+            metric_for_best_model=f"eval_{evaluator.primary_metric}" if evaluator else None,
+            greater_is_better=True,
+            logging_steps=max(1, total_steps // MAX_LOSS_POINTS),
+            report_to="none",
+            disable_tqdm=True,
+            dataloader_drop_last=False,
+            dataloader_pin_memory=device == "cuda",
+            fp16=bool(precision["fp16"]),
+            bf16=bool(precision["bf16"]),
+            tf32=precision["tf32"],
+        )
+        trainer = SentenceTransformerTrainer(
+            model=model, args=args, train_dataset=train_data, loss=losses, evaluator=evaluator
+        )
+        start = time.perf_counter()
+        output = trainer.train()
+        duration = time.perf_counter() - start
+        state = trainer.state
+
+    history = state.log_history
+    loss_history = [(int(h["step"]), float(h["loss"])) for h in history if "loss" in h]
+    best_key = args.metric_for_best_model
+    validation_history = [(int(h["step"]), float(h[best_key])) for h in history if best_key in h]
+    best_step = None
+    if state.best_model_checkpoint:
+        best_step = int(state.best_model_checkpoint.rsplit("-", 1)[-1])
+    samples = state.global_step * ts.batch_size
+    hyperparameters = {
+        **ts.model_dump(mode="json", exclude={"use_global_zenml"}),
+        "base_model": base_model,
+        "effective_max_seq_length": int(model.max_seq_length or 0),
+        "native_dim": int(native_dim),
+        "trained_dims": dims,
+        "loss": f"MatryoshkaLoss({type(inner).__name__})",
+        "batch_sampler": "no_duplicates",
+        "train_datasets": (
+            {k: len(v) for k, v in train_data.items()}
+            if isinstance(train_data, dict)
+            else {"pairs": len(train_data)}
+        ),
+        "total_steps": int(state.global_step),
+        "eval_steps": int(eval_steps) if evaluator else None,
+        "checkpoint_selection": (
+            f"best {best_key}" if evaluator else "last step (no validation split)"
+        ),
+        **{k: v for k, v in precision.items() if v is not None},
+    }
+    return FinetuneResult(
+        model=trainer.model,
+        loss_history=loss_history,
+        validation_history=validation_history,
+        best_step=best_step,
+        duration_s=duration,
+        samples_per_s=samples / duration if duration > 0 else 0.0,
+        device=device,
+        hyperparameters={**hyperparameters, "train_runtime_s": output.metrics.get("train_runtime")},
+    )
