@@ -10,36 +10,20 @@ re-run relative to the first run. Runs the real assets in-process on a fresh war
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import dagster as dg
 import yaml
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import materialize
 
 from assets.chunks import document_chunks
 from assets.documents import ingest_documents
-from orchestration.resources import build_resources
 
 DEFAULT_DOCS = Path("/usr/share/doc/postgresql-doc-15/html")
-
-
-def run_once(config: Path) -> tuple[float, dict[str, dict[str, float]]]:
-    started = time.perf_counter()
-    result = dg.materialize([ingest_documents, document_chunks], resources=build_resources(config))
-    elapsed = time.perf_counter() - started
-    meta: dict[str, dict[str, float]] = {}
-    for event in result.get_asset_materialization_events():
-        mat = event.step_materialization_data.materialization
-        meta[mat.asset_key.to_user_string()] = {
-            k: v.value for k, v in mat.metadata.items() if isinstance(v.value, int | float)
-        }
-    return elapsed, meta
 
 
 def main() -> None:
@@ -67,12 +51,12 @@ def main() -> None:
                 }
             )
         )
-        first, meta = run_once(config)
+        first, meta = materialize([ingest_documents, document_chunks], config)
         docs = meta["source_documents"]["live_documents"]
         chunks = meta["document_chunks"]["dagster/row_count"]
         ingest_s = meta["source_documents"]["duration_s"]
         chunk_s = meta["document_chunks"]["duration_s"]
-        noop, noop_meta = run_once(config)
+        noop, noop_meta = materialize([ingest_documents, document_chunks], config)
 
     print(f"corpus            {args.docs} ({args.include})")
     print(f"documents         {docs:.0f}   chunks {chunks:.0f}")

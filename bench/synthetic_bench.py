@@ -10,38 +10,24 @@ of generation and of mining, and the no-op re-run time.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import dagster as dg
 import yaml
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import materialize
 
 from orchestration.definitions import ALL_ASSETS
-from orchestration.resources import build_resources
 
 DEFAULT_DOCS = Path("/usr/share/doc/postgresql-doc-15/html")
 UP_TO_SPLITS = ("source_documents", "document_chunks", "synthetic_queries", "hard_negatives",
                 "training_splits")  # fmt: skip
 
 
-def materialize(config: Path) -> tuple[float, dict[str, dict[str, float]]]:
-    assets = [a for a in ALL_ASSETS if {k.path[-1] for k in a.keys} & set(UP_TO_SPLITS)]
-    started = time.perf_counter()
-    result = dg.materialize(assets, resources=build_resources(config))
-    elapsed = time.perf_counter() - started
-    meta: dict[str, dict[str, float]] = {}
-    for event in result.get_asset_materialization_events():
-        mat = event.step_materialization_data.materialization
-        meta[mat.asset_key.to_user_string()] = {
-            k: v.value for k, v in mat.metadata.items() if isinstance(v.value, int | float)
-        }
-    return elapsed, meta
+UP_TO_SPLITS_ASSETS = [a for a in ALL_ASSETS if {k.path[-1] for k in a.keys} & set(UP_TO_SPLITS)]
 
 
 def main() -> None:
@@ -61,8 +47,8 @@ def main() -> None:
             "include": [args.include],
         }
         config.write_text(yaml.safe_dump({"data_dir": f"{tmp}/data", "sources": [source]}))
-        first, meta = materialize(config)
-        noop, noop_meta = materialize(config)
+        first, meta = materialize(UP_TO_SPLITS_ASSETS, config)
+        noop, noop_meta = materialize(UP_TO_SPLITS_ASSETS, config)
 
     gen, neg, spl = meta["synthetic_queries"], meta["hard_negatives"], meta["training_splits"]
     pairs = gen["dagster/row_count"]

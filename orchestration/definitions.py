@@ -35,6 +35,9 @@ def build_definitions(
         asset_checks=ALL_CHECKS,
         jobs=ALL_JOBS,
         resources=build_resources(config_file),
+        # Steps run one after the other in the run's process: DuckDB admits one writing
+        # process at a time, and distilabel pipelines must start from a main thread.
+        executor=dg.in_process_executor,
         loggers=loggers,
     )
 
