@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 DATA_DIR ?= data
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 
-export DAGSTER_HOME ?= $(abspath $(DATA_DIR))/dagster_home
+# The embedded instance (SQLite) for demo and dev; tests use their own temporary ones.
+DAGSTER_HOME ?= $(abspath $(DATA_DIR))/dagster_home
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
@@ -25,12 +26,12 @@ dagster-home:
 	@test -f $(DAGSTER_HOME)/dagster.yaml || cp orchestration/dagster_local.yaml $(DAGSTER_HOME)/dagster.yaml
 
 demo: setup dagster-home
-	$(BIN)/dagster asset materialize --select '*' -m orchestration.definitions
+	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/dagster asset materialize --select '*' -m orchestration.definitions
 	@echo
 	@echo "Materialized. Open the Dagster UI with 'make dev', then http://127.0.0.1:3000"
 
 dev: setup dagster-home
-	$(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
+	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
 
 test: setup
 	$(BIN)/pytest

@@ -73,6 +73,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
     defs = build_definitions(args.config, loggers={"progress": _progress_logger})
     home = os.environ.get("DAGSTER_HOME")
+    if home:
+        # Record the run where the UI looks; Dagster wants the directory to exist.
+        Path(home).mkdir(parents=True, exist_ok=True)
     instance = dg.DagsterInstance.get() if home else dg.DagsterInstance.ephemeral()
     result = defs.resolve_job_def("embedloop_job").execute_in_process(
         instance=instance,
