@@ -109,6 +109,8 @@ def main() -> None:
     parser.add_argument("--plain-steps", type=int, default=30)
     parser.add_argument("--seq-length", type=int, default=128)
     parser.add_argument("--data-dir", type=Path, default=None)
+    # The whole manual (~200 pages) takes hours to encode and train on a 2-core CPU.
+    parser.add_argument("--include", default="*.html")
     args = parser.parse_args()
     if not (GIT_DOC / "gitfaq.html").is_file():
         sys.exit("git-doc not found: apt-get install git-doc")
@@ -116,7 +118,7 @@ def main() -> None:
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="embedloop-bench-"))
     config = data_dir / "embedloop.yaml"
     data_dir.mkdir(parents=True, exist_ok=True)
-    source = {"kind": "local", "name": "git", "path": str(GIT_DOC), "include": ["*.html"],
+    source = {"kind": "local", "name": "git", "path": str(GIT_DOC), "include": [args.include],
               "exclude": ["gitfaq.html"]}  # fmt: skip
     config.write_text(
         yaml.safe_dump(
