@@ -11,6 +11,7 @@ from orchestration.cli import main
 from tests.conftest import write_config
 from tests.test_training_data_assets import make_config
 
+
 @pytest.fixture(autouse=True)
 def _no_dagster_home(monkeypatch: pytest.MonkeyPatch) -> None:
     # Without DAGSTER_HOME the CLI runs on an ephemeral instance, never a developer's own.
