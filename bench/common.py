@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -9,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import dagster as dg
+import yaml
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -30,3 +32,25 @@ def materialize(assets: Sequence[dg.AssetsDefinition], config: Path) -> tuple[fl
             k: v.value for k, v in mat.metadata.items() if isinstance(v.value, int | float)
         }
     return elapsed, meta
+
+
+POSTGRES_DOCS = Path("/usr/share/doc/postgresql-doc-15/html")
+
+
+def docs_arguments(description: str | None, default_include: str) -> argparse.Namespace:
+    """--docs/--include for a benchmark over one local documentation tree."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--docs", type=Path, default=POSTGRES_DOCS)
+    parser.add_argument("--include", default=default_include)
+    args = parser.parse_args()
+    if not args.docs.is_dir():
+        sys.exit(f"{args.docs} not found: apt-get install postgresql-doc-15, or pass --docs")
+    return args
+
+
+def write_docs_config(directory: Path, docs: Path, include: str) -> Path:
+    """A config with one local source and its data under ``directory``."""
+    source = {"kind": "local", "name": "docs", "path": str(docs), "include": [include]}
+    config = directory / "embedloop.yaml"
+    config.write_text(yaml.safe_dump({"data_dir": str(directory / "data"), "sources": [source]}))
+    return config

@@ -9,48 +9,22 @@ re-run relative to the first run. Runs the real assets in-process on a fresh war
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
 
-import yaml
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import materialize
+from common import docs_arguments, materialize, write_docs_config
 
 from assets.chunks import document_chunks
 from assets.documents import ingest_documents
 
-DEFAULT_DOCS = Path("/usr/share/doc/postgresql-doc-15/html")
-
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--docs", type=Path, default=DEFAULT_DOCS)
-    parser.add_argument("--include", default="**/*.html")
-    args = parser.parse_args()
-    if not args.docs.is_dir():
-        sys.exit(f"{args.docs} not found: apt-get install postgresql-doc-15, or pass --docs")
-
+    args = docs_arguments(__doc__, default_include="**/*.html")
     with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "embedloop.yaml"
-        config.write_text(
-            yaml.safe_dump(
-                {
-                    "data_dir": str(Path(tmp) / "data"),
-                    "sources": [
-                        {
-                            "kind": "local",
-                            "name": "docs",
-                            "path": str(args.docs),
-                            "include": [args.include],
-                        }
-                    ],
-                }
-            )
-        )
+        config = write_docs_config(Path(tmp), args.docs, args.include)
         first, meta = materialize([ingest_documents, document_chunks], config)
         docs = meta["source_documents"]["live_documents"]
         chunks = meta["document_chunks"]["dagster/row_count"]

@@ -9,20 +9,16 @@ of generation and of mining, and the no-op re-run time.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
 
-import yaml
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import materialize
+from common import docs_arguments, materialize, write_docs_config
 
 from orchestration.definitions import ALL_ASSETS
 
-DEFAULT_DOCS = Path("/usr/share/doc/postgresql-doc-15/html")
 UP_TO_SPLITS = ("source_documents", "document_chunks", "synthetic_queries", "hard_negatives",
                 "training_splits")  # fmt: skip
 
@@ -31,22 +27,10 @@ UP_TO_SPLITS_ASSETS = [a for a in ALL_ASSETS if {k.path[-1] for k in a.keys} & s
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--docs", type=Path, default=DEFAULT_DOCS)
     # A subset keeps the CPU encoding of every chunk and query to minutes.
-    parser.add_argument("--include", default="sql-*.html")
-    args = parser.parse_args()
-    if not args.docs.is_dir():
-        sys.exit(f"{args.docs} not found: apt-get install postgresql-doc-15, or pass --docs")
+    args = docs_arguments(__doc__, default_include="sql-*.html")
     with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "embedloop.yaml"
-        source = {
-            "kind": "local",
-            "name": "docs",
-            "path": str(args.docs),
-            "include": [args.include],
-        }
-        config.write_text(yaml.safe_dump({"data_dir": f"{tmp}/data", "sources": [source]}))
+        config = write_docs_config(Path(tmp), args.docs, args.include)
         first, meta = materialize(UP_TO_SPLITS_ASSETS, config)
         noop, noop_meta = materialize(UP_TO_SPLITS_ASSETS, config)
 
