@@ -4,13 +4,18 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA_DIR ?= data
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
+# The local Argilla server lives in its own virtualenv (its pins clash with ours).
+ARGILLA_VENV ?= services/argilla/.venv
+export EMBEDLOOP_ARGILLA_VENV := $(abspath $(ARGILLA_VENV))
+ARGILLA := $(BIN)/python -m services.argilla --data-dir $(DATA_DIR)/argilla
 
 # The embedded instance (SQLite) for demo and dev; tests use their own temporary ones.
 DAGSTER_HOME ?= $(abspath $(DATA_DIR))/dagster_home
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo dev test lint format lock bench clean dagster-home
+.PHONY: setup demo dev test lint format lock bench clean dagster-home \
+	argilla-setup argilla-up argilla-down argilla-status argilla-lock
 
 setup: $(VENV)/.installed
 
@@ -21,19 +26,42 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/pip check
 	touch $@
 
+argilla-setup: $(ARGILLA_VENV)/.installed
+
+$(ARGILLA_VENV)/.installed: services/argilla/requirements.txt services/argilla/constraints.txt
+	$(PYTHON) -m venv $(ARGILLA_VENV)
+	$(ARGILLA_VENV)/bin/pip install -q --upgrade pip
+	$(ARGILLA_VENV)/bin/pip install -q -c services/argilla/constraints.txt -r services/argilla/requirements.txt
+	$(ARGILLA_VENV)/bin/pip check
+	touch $@
+
+# Argilla's API and UI on http://127.0.0.1:6900 (user argilla, password embedloop-local).
+argilla-up: setup argilla-setup
+	$(ARGILLA) start
+
+argilla-down:
+	$(ARGILLA) stop
+
+argilla-status:
+	$(ARGILLA) status
+
+argilla-lock: argilla-setup
+	(echo "# pip freeze of the Argilla virtualenv (make argilla-lock re-resolves it)."; \
+	 $(ARGILLA_VENV)/bin/pip freeze) > services/argilla/constraints.txt
+
 dagster-home:
 	@mkdir -p $(DAGSTER_HOME)
 	@test -f $(DAGSTER_HOME)/dagster.yaml || cp orchestration/dagster_local.yaml $(DAGSTER_HOME)/dagster.yaml
 
-demo: setup dagster-home
+demo: setup argilla-up dagster-home
 	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/dagster asset materialize --select '*' -m orchestration.definitions
 	@echo
 	@echo "Materialized. Open the Dagster UI with 'make dev', then http://127.0.0.1:3000"
 
-dev: setup dagster-home
+dev: setup argilla-up dagster-home
 	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
 
-test: setup
+test: setup argilla-setup
 	$(BIN)/pytest
 
 lint: setup
@@ -49,8 +77,10 @@ format: setup
 lock: setup
 	$(BIN)/pip freeze --exclude-editable | sed 's/+cpu$$//' > constraints.txt
 
-bench: setup
+bench: setup argilla-setup
 	$(BIN)/python bench/ingest_bench.py
+	$(BIN)/python bench/argilla_bench.py
 
 clean:
+	-test -x $(BIN)/python && $(ARGILLA) stop
 	rm -rf $(DATA_DIR)

@@ -97,7 +97,10 @@ def embedding_evaluation(
         "ndcg_chart": png_metadata(chart, "nDCG@10 per dimension"),
     }
     if summary.human_eval:
-        metadata["human_validated"] = dg.MetadataValue.json(summary.human_eval)
+        metadata["human_validated_queries"] = dg.MetadataValue.int(summary.human_eval["queries"])
+        metadata["human_validated_metrics"] = dg.MetadataValue.md(
+            markdown_table(_human_rows(summary.human_eval))
+        )
     return dg.MaterializeResult(
         metadata=metadata,
         check_results=[
@@ -112,6 +115,24 @@ def embedding_evaluation(
             )
         ],
     )
+
+
+def _human_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """nDCG@10 and Recall@10 per dim on the queries reviewers accepted or wrote."""
+    rows = []
+    for dim, tuned in sorted(report["candidate"].items(), key=lambda kv: -int(kv[0])):
+        base = report["base"][dim]
+        for metric in (PRIMARY, "recall@10"):
+            rows.append(
+                {
+                    "dim": int(dim),
+                    "metric": metric,
+                    "base": round(base[metric], 4),
+                    "finetuned": round(tuned[metric], 4),
+                    "delta": round(tuned[metric] - base[metric], 4),
+                }
+            )
+    return rows
 
 
 def _trained_version(context: dg.AssetExecutionContext) -> int:

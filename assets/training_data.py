@@ -19,6 +19,7 @@ from assets.synthetic.training_set import build_training_set
 from assets.warehouse import (
     DOCUMENT_CHUNKS,
     EMBEDDING_CACHE,
+    FEEDBACK_PAIRS,
     GENERATION_LOG,
     HARD_NEGATIVES,
     PAIR_RETRIEVAL,
@@ -185,11 +186,12 @@ def hard_negatives(settings: SettingsResource, duckdb: DuckDBResource) -> dg.Mat
 
 
 @dg.asset(
-    deps=["synthetic_queries", "hard_negatives", "document_chunks"],
+    deps=["synthetic_queries", "hard_negatives", "document_chunks", "human_feedback"],
     group_name=GROUP,
     kinds={"python", "duckdb"},
     description="Filtered pairs with their hard negative and a train/validation/test split "
-    "assigned by document. The test split is reserved for final evaluation.",
+    "assigned by document, with human review merged in: rejected pairs out, corrected "
+    "queries in. The test split is reserved for final evaluation.",
 )
 def training_splits(settings: SettingsResource, duckdb: DuckDBResource) -> dg.MaterializeResult:
     cfg = settings.load()
@@ -200,6 +202,7 @@ def training_splits(settings: SettingsResource, duckdb: DuckDBResource) -> dg.Ma
             read_table(conn, "pair_retrieval", PAIR_RETRIEVAL),
             read_table(conn, "document_chunks", DOCUMENT_CHUNKS),
             cfg,
+            feedback=read_table(conn, "feedback_pairs", FEEDBACK_PAIRS),
         )
         replace_tables(conn, {"training_splits": (TRAINING_SPLITS, built.pairs)})
     sizes = built.pairs.groupby("split").size()
@@ -208,6 +211,7 @@ def training_splits(settings: SettingsResource, duckdb: DuckDBResource) -> dg.Ma
         **{f"dropped_{k}": dg.MetadataValue.int(v) for k, v in built.dropped.items()},
         "split_sizes": dg.MetadataValue.md(markdown_table(built.split_table())),
         "with_hard_negative": dg.MetadataValue.int(int(built.pairs["negative"].notna().sum())),
+        "human_pairs": dg.MetadataValue.int(built.human_pairs),
         "dagster/row_count": dg.MetadataValue.int(len(built.pairs)),
     }
     return dg.MaterializeResult(metadata=metadata)

@@ -168,3 +168,59 @@ TRAINING_SPLITS: Schema = {
     "generator": "VARCHAR",
     "model": "VARCHAR",
 }
+
+# What embedloop has published to Argilla, one row per record: the local mirror that makes
+# re-publishing incremental and lets records whose chunk changed or vanished be flagged.
+REVIEW_RECORDS: Schema = {
+    "pair_id": "VARCHAR",  # the Argilla record id
+    "chunk_id": "VARCHAR",
+    "doc_id": "VARCHAR",
+    "split": "VARCHAR",
+    "query": "VARCHAR",
+    "passage": "VARCHAR",
+    "heading": "VARCHAR",
+    "source": "VARCHAR",
+    "generator": "VARCHAR",
+    "model": "VARCHAR",
+    "priority": "INTEGER",  # rank of the positive under the current model: high = unsure
+    "chunk_state": "VARCHAR",  # current | chunk_changed | chunk_removed
+    "content_hash": "VARCHAR",
+    "published_at": "TIMESTAMPTZ",
+}
+
+# Every response version ever pulled from Argilla. Append-only: rows are never updated or
+# deleted, so nothing is lost if a record or response later disappears from Argilla.
+FEEDBACK_HISTORY: Schema = {
+    "response_id": "VARCHAR",
+    "pair_id": "VARCHAR",
+    "record_id": "VARCHAR",
+    "user_id": "VARCHAR",
+    "status": "VARCHAR",
+    "relevance": "VARCHAR",
+    "corrected_query": "VARCHAR",
+    "notes": "VARCHAR",
+    "updated_at": "TIMESTAMPTZ",
+    "pulled_at": "TIMESTAMPTZ",
+}
+
+# One decision per reviewed pair, from each annotator's latest submitted response.
+FEEDBACK_PAIRS: Schema = {
+    "pair_id": "VARCHAR",
+    "chunk_id": "VARCHAR",
+    "doc_id": "VARCHAR",
+    "split": "VARCHAR",
+    "query": "VARCHAR",
+    "passage": "VARCHAR",
+    "decision": "VARCHAR",  # accepted | partial | rejected
+    "corrected_query": "VARCHAR",
+    "annotators": "INTEGER",
+    "updated_at": "TIMESTAMPTZ",
+}
+
+# Human-validated retrieval evaluation: test-split queries people accepted or wrote.
+HUMAN_EVAL: Schema = {
+    "query": "VARCHAR",
+    "chunk_id": "VARCHAR",
+    "pair_id": "VARCHAR",
+    "origin": "VARCHAR",  # accepted | corrected
+}

@@ -178,6 +178,22 @@ class TrainingSettings(_Strict):
     use_global_zenml: bool = False
 
 
+class ArgillaSettings(_Strict):
+    """The Argilla dataset where people review synthetic pairs. The API key never lives
+    here: ARGILLA_API_KEY (the local stack's key when unset)."""
+
+    api_url: str = "http://127.0.0.1:6900"
+    workspace: Annotated[str, Field(pattern=r"^[a-z0-9_-]+$")] = "embedloop"
+    dataset: Annotated[str, Field(min_length=1)] = "embedloop-review"
+    # Publish only the N pairs the current model is least sure about; None = every pair.
+    max_records: Annotated[int, Field(gt=0)] | None = None
+    batch_size: Annotated[int, Field(gt=0, le=1000)] = 500
+    timeout_s: Annotated[float, Field(gt=0)] = 60
+    # The sensor requests a retraining once this many submitted responses are new or changed.
+    min_new_responses: Annotated[int, Field(ge=1)] = 10
+    poll_interval_s: Annotated[int, Field(ge=5)] = 60
+
+
 class Settings(_Strict):
     data_dir: Path = Path("data")
     warehouse: Path | None = None  # None = <data_dir>/warehouse.duckdb
@@ -192,6 +208,7 @@ class Settings(_Strict):
     hard_negatives: HardNegativeSettings = HardNegativeSettings()
     splits: SplitSettings = SplitSettings()
     training: TrainingSettings = TrainingSettings()
+    argilla: ArgillaSettings = ArgillaSettings()
 
     @field_validator("sources")
     @classmethod

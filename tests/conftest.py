@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -109,3 +111,55 @@ def write_config(path: Path, corpus: Path, data_dir: Path, **overrides: object) 
 @pytest.fixture
 def config_file(tmp_path: Path, corpus: Path) -> Path:
     return write_config(tmp_path / "embedloop.yaml", corpus, tmp_path / "data")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def argilla_stack(tmp_path_factory: pytest.TempPathFactory):
+    """A real local Argilla (API server, worker, Redis; SQL search) for the whole session."""
+    from services.argilla.stack import config_from_env, start, stop
+
+    cfg = config_from_env(
+        tmp_path_factory.mktemp("argilla"), port=_free_port(), redis_port=_free_port()
+    )
+    start(cfg)  # raises with the server's log tail if it cannot start
+    yield cfg
+    stop(cfg)
+
+
+@pytest.fixture
+def argilla_client(argilla_stack):
+    import argilla as rg
+
+    return rg.Argilla(api_url=argilla_stack.api_url, api_key=argilla_stack.api_key)
+
+
+PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+
+
+def _admin(statement: str) -> None:
+    # CREATE/DROP DATABASE refuse to run in a transaction, so no `with conn:` here.
+    import psycopg2
+
+    conn = psycopg2.connect(dbname="postgres", connect_timeout=5, **PG)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(statement)
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def fresh_database() -> Iterator[str]:
+    name = f"embedloop_test_{uuid.uuid4().hex[:10]}"
+    _admin(f'CREATE DATABASE "{name}"')
+    yield name
+    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

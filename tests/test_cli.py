@@ -27,10 +27,16 @@ TINY_TRAINING = {
 
 
 @pytest.mark.slow
-def test_run_then_search_and_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    config = make_config(tmp_path, training=TINY_TRAINING)
+def test_run_then_search_and_export(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argilla_stack
+) -> None:  # type: ignore[no-untyped-def]
+    config = make_config(
+        tmp_path, training=TINY_TRAINING, argilla={"api_url": argilla_stack.api_url}
+    )
     assert main(["--config", str(config), "run"]) == 0
     out = capsys.readouterr().out
+    assert "materialized argilla_review_dataset" in out
+    assert "materialized human_feedback" in out
     assert "materialized training_splits" in out
     assert "check training_splits_valid: passed" in out
     assert "materialized embedding_evaluation" in out and "succeeded" in out

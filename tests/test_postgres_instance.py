@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -13,28 +11,9 @@ import pytest
 
 from assets.documents import ingest_documents
 from orchestration.resources import build_resources
+from tests.conftest import PG
 
 ROOT = Path(__file__).resolve().parents[1]
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
-
-
-def _admin(statement: str) -> None:
-    # CREATE/DROP DATABASE refuse to run in a transaction, so no `with conn:` here.
-    conn = psycopg2.connect(dbname="postgres", connect_timeout=5, **PG)
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(statement)
-    finally:
-        conn.close()
-
-
-@pytest.fixture
-def fresh_database() -> Iterator[str]:
-    name = f"embedloop_test_{uuid.uuid4().hex[:10]}"
-    _admin(f'CREATE DATABASE "{name}"')
-    yield name
-    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.mark.postgres

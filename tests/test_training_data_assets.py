@@ -48,11 +48,17 @@ def make_config(tmp_path: Path, **overrides: object) -> Path:
     )
 
 
-# Up to training_splits: the model training assets have their own tests.
+# Up to training_splits: the model training and Argilla assets have their own tests.
 DATA_ASSETS = [
     a
     for a in ALL_ASSETS
-    if not {k.path[-1] for k in a.keys} & {"finetuned_embedding_model", "embedding_evaluation"}
+    if not {k.path[-1] for k in a.keys}
+    & {
+        "finetuned_embedding_model",
+        "embedding_evaluation",
+        "argilla_review_dataset",
+        "human_feedback",
+    }
 ]
 
 

@@ -1,0 +1,1 @@
+"""Human review in Argilla: what gets published, and what comes back."""

@@ -1,0 +1,2 @@
+-- Argilla's own database, beside Dagster's (docker-compose.yml).
+CREATE DATABASE argilla;

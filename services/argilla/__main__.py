@@ -1,0 +1,5 @@
+import sys
+
+from services.argilla.stack import main
+
+sys.exit(main())
