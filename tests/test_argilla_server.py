@@ -71,6 +71,8 @@ def test_stack_status_reports_every_process(argilla_stack: StackConfig) -> None:
         headers={"X-Argilla-Api-Key": argilla_stack.api_key},
     ).json()
     assert server_info["search_engine"]["distribution"] == "embedloop-sql"
+    ui = httpx.get(f"{argilla_stack.api_url}/", follow_redirects=True)  # the bundled web UI
+    assert ui.status_code == 200 and "<html" in ui.text.lower()
 
 
 def test_filters_sorting_text_and_progress(dataset: rg.Dataset, argilla_client: rg.Argilla) -> None:
