@@ -33,6 +33,17 @@ from orchestration.resources import ArgillaResource, ArgillaUnavailable, Setting
 
 GROUP = "human_feedback"
 
+# Each annotator's latest response per pair, for SQL users; decide() computes the same.
+CURRENT_VIEW = """
+CREATE OR REPLACE VIEW feedback_current AS
+SELECT * EXCLUDE (version) FROM (
+    SELECT *, row_number() OVER (
+        PARTITION BY pair_id, user_id ORDER BY updated_at DESC, pulled_at DESC, response_id DESC
+    ) AS version
+    FROM feedback_history
+) WHERE version = 1
+"""
+
 
 def _argilla_failure(err: Exception, action: str) -> dg.Failure:
     return dg.Failure(
@@ -191,6 +202,7 @@ def human_feedback(
                 "human_eval": (HUMAN_EVAL, evaluation),
             },
         )
+        conn.execute(CURRENT_VIEW)
     counts = decisions["decision"].value_counts()
     return dg.MaterializeResult(
         metadata={

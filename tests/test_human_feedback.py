@@ -155,6 +155,8 @@ def test_sensor_retrains_once_per_batch_of_feedback_and_skips_when_argilla_is_do
     assert decisions.loc[test_pair, "decision"] == "accepted"
     assert by_split["train"][2] not in decisions.index
     assert meta(feedback, "human_feedback")["history_appended"] == 3
+    current = project.table("feedback_current").set_index("pair_id")
+    assert current.loc[first, "relevance"] == "not_relevant" and len(current) == 3
 
     splits = project.table("training_splits")
     assert first not in set(splits["pair_id"])  # rejected: out of training

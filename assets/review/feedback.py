@@ -38,7 +38,10 @@ def append_history(
     ].assign(pulled_at=now)
     if fresh.empty:
         return history, 0
-    combined = pd.concat([history, fresh[list(FEEDBACK_HISTORY)]], ignore_index=True)
+    fresh = fresh[list(FEEDBACK_HISTORY)]
+    if history.empty:
+        return fresh.reset_index(drop=True), len(fresh)
+    combined = pd.concat([history, fresh], ignore_index=True)
     return combined, len(fresh)
 
 

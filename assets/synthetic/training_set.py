@@ -73,7 +73,8 @@ def build_training_set(
         kept = kept[~kept["pair_id"].isin(rejected)]
         corrections = _corrected_pairs(feedback, kept, chunks)
         human = len(corrections)
-        kept = pd.concat([kept, corrections], ignore_index=True)
+        if human:
+            kept = pd.concat([kept, corrections], ignore_index=True)
     kept = assign_splits(kept, settings.splits)
     kept = _attach_negative(kept, negatives, chunks, settings)
     kept = kept.sort_values("pair_id", ignore_index=True)

@@ -173,10 +173,7 @@ def text_score(doc: dict[str, Any], query: str, field: str | None = None) -> flo
     must occur (``-term`` must not), ``"a phrase"`` matches in order and ``pre*`` matches a
     prefix. None when the document does not match; otherwise a score that grows with term
     frequency and shrinks with field length."""
-    text = _field_text(doc, field)
-    tokens = _tokens(text)
-    counts = Counter(tokens)
-    joined = " " + " ".join(tokens) + " "
+    length, counts, joined = _analyzed(doc, field)
     score = 0.0
     for negated, phrase, word in _QUERY_PART.findall(query):
         if phrase:
@@ -199,7 +196,17 @@ def text_score(doc: dict[str, Any], query: str, field: str | None = None) -> flo
         if not hits:
             return None
         score += 1 + math.log(hits)
-    return score / math.sqrt(max(len(tokens), 1)) if score else 1.0
+    return score / math.sqrt(max(length, 1)) if score else 1.0
+
+
+def _analyzed(doc: dict[str, Any], field: str | None) -> tuple[int, Counter[str], str]:
+    """Token count, term counts and the space-joined tokens of a field (or all fields).
+    Kept on the document: the engine reuses documents while the dataset is unchanged."""
+    memo = doc.setdefault("_analyzed", {})
+    if field not in memo:
+        tokens = _tokens(_field_text(doc, field))
+        memo[field] = (len(tokens), Counter(tokens), " " + " ".join(tokens) + " ")
+    return memo[field]
 
 
 # --- ordering ---------------------------------------------------------------------------
