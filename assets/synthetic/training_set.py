@@ -74,7 +74,9 @@ def build_training_set(
         corrections = _corrected_pairs(feedback, kept, chunks)
         human = len(corrections)
         if human:
-            kept = pd.concat([kept, corrections], ignore_index=True)
+            # Row-wise: the corrections' all-null negative column would upset pd.concat.
+            rows = kept.to_dict("records") + corrections.to_dict("records")
+            kept = pd.DataFrame(rows, columns=kept.columns)
     kept = assign_splits(kept, settings.splits)
     kept = _attach_negative(kept, negatives, chunks, settings)
     kept = kept.sort_values("pair_id", ignore_index=True)
