@@ -20,24 +20,26 @@ export TRANSFORMERS_OFFLINE := 1
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml constraints.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install $(FIND_LINKS) -c constraints.txt -e '.[dev]'
-	$(BIN)/pip check
-	touch $@
+	@echo "setup: installing the project into $(VENV) (a few minutes on a fresh machine)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install -q --upgrade pip
+	@$(BIN)/pip install -q $(FIND_LINKS) -c constraints.txt -e '.[dev]'
+	@$(BIN)/pip check > /dev/null
+	@touch $@
 
 argilla-setup: $(ARGILLA_VENV)/.installed
 
 $(ARGILLA_VENV)/.installed: services/argilla/requirements.txt services/argilla/constraints.txt
-	$(PYTHON) -m venv $(ARGILLA_VENV)
-	$(ARGILLA_VENV)/bin/pip install -q --upgrade pip
-	$(ARGILLA_VENV)/bin/pip install -q -c services/argilla/constraints.txt -r services/argilla/requirements.txt
-	$(ARGILLA_VENV)/bin/pip check
-	touch $@
+	@echo "setup: installing the Argilla server into $(ARGILLA_VENV)"
+	@$(PYTHON) -m venv $(ARGILLA_VENV)
+	@$(ARGILLA_VENV)/bin/pip install -q --upgrade pip
+	@$(ARGILLA_VENV)/bin/pip install -q -c services/argilla/constraints.txt -r services/argilla/requirements.txt
+	@$(ARGILLA_VENV)/bin/pip check > /dev/null
+	@touch $@
 
 # Argilla's API and UI on http://127.0.0.1:6900 (user argilla, password embedloop-local).
 argilla-up: setup argilla-setup
-	$(ARGILLA) start
+	@$(ARGILLA) start
 
 argilla-down:
 	$(ARGILLA) stop
@@ -53,10 +55,10 @@ dagster-home:
 	@mkdir -p $(DAGSTER_HOME)
 	@test -f $(DAGSTER_HOME)/dagster.yaml || cp orchestration/dagster_local.yaml $(DAGSTER_HOME)/dagster.yaml
 
+# The whole graph through `embedloop run`, recorded in $(DAGSTER_HOME) so the UI shows it.
 demo: setup argilla-up dagster-home
-	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/dagster asset materialize --select '*' -m orchestration.definitions
-	@echo
-	@echo "Materialized. Open the Dagster UI with 'make dev', then http://127.0.0.1:3000"
+	@DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/embedloop run
+	@echo "Open the Dagster UI with 'make dev' (http://127.0.0.1:3000) and Argilla on http://127.0.0.1:6900"
 
 dev: setup argilla-up dagster-home
 	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
@@ -68,6 +70,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: setup
 	$(BIN)/ruff check --fix .

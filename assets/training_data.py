@@ -1,5 +1,10 @@
-"""Assets that turn chunks into training data: synthetic_queries, hard_negatives,
-training_splits."""
+"""Group ``training_data``: chunks become (query, passage, hard negative) pairs.
+
+``synthetic_queries`` (``embedloop.pairs``) → ``hard_negatives`` (``embedloop.negatives``) →
+``candidate_pairs`` (``embedloop.candidates``: filtered, split by document, one negative
+each) → ``training_splits`` (``embedloop.training_set``: candidates with human review
+merged in).
+"""
 
 import time
 from datetime import UTC, datetime
@@ -9,14 +14,19 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from assets.models import production_model_path
-from assets.plots import markdown_table
-from assets.synthetic.embeddings import encode_with_cache, model_key
-from assets.synthetic.generation import check_failure_ratio, generate_pairs
-from assets.synthetic.incremental import refresh_synthetic
-from assets.synthetic.negatives import mine
-from assets.synthetic.training_set import build_training_set
-from assets.warehouse import (
+from embedloop.candidates import PairSet, build_candidates
+from embedloop.config import Settings
+from embedloop.embedding_cache import model_key
+from embedloop.models import load_encoder, production_model_path
+from embedloop.negatives import mine_pairs
+from embedloop.pairs.generation import check_failure_ratio, generate_pairs
+from embedloop.pairs.incremental import refresh_synthetic
+from embedloop.pairs.llm_backends import LLMCredentials
+from embedloop.reports import markdown_table
+from embedloop.splits import SPLITS
+from embedloop.training_set import merge_feedback
+from embedloop.warehouse import (
+    CANDIDATE_PAIRS,
     DOCUMENT_CHUNKS,
     EMBEDDING_CACHE,
     FEEDBACK_PAIRS,
@@ -29,7 +39,6 @@ from assets.warehouse import (
     read_table,
     replace_tables,
 )
-from orchestration.resources import LLMResource, SettingsResource
 
 GROUP = "training_data"
 
@@ -42,41 +51,34 @@ GROUP = "training_data"
     "offline pseudo-queries by default, or an LLM behind any OpenAI-compatible endpoint.",
 )
 def synthetic_queries(
-    settings: SettingsResource, duckdb: DuckDBResource, llm: LLMResource
+    settings: dg.ResourceParam[Settings],
+    duckdb: DuckDBResource,
+    llm: dg.ResourceParam[LLMCredentials],
 ) -> dg.MaterializeResult:
-    cfg = settings.load()
     started = time.perf_counter()
     with duckdb.get_connection() as conn:
-        chunks = read_table(conn, "document_chunks", DOCUMENT_CHUNKS)
-        docs = read_table(conn, "source_documents", SOURCE_DOCUMENTS)
+        docs = read_table(conn, SOURCE_DOCUMENTS)
         refresh = refresh_synthetic(
-            chunks,
+            read_table(conn, DOCUMENT_CHUNKS),
             dict(zip(docs["doc_id"], docs["title"], strict=True)),
-            read_table(conn, "synthetic_queries", SYNTHETIC_QUERIES),
-            read_table(conn, "synthetic_generation_log", GENERATION_LOG),
-            cfg.synthetic,
+            read_table(conn, SYNTHETIC_QUERIES),
+            read_table(conn, GENERATION_LOG),
+            settings.synthetic,
             generate=lambda batch: generate_pairs(
-                batch, cfg.synthetic, cfg.cache_dir, api_key=llm.api_key_value()
+                batch, settings.synthetic, settings.cache_dir, api_key=llm.api_key
             ),
             now=datetime.now(UTC),
         )
-        counts: dict[str, int] = dict(refresh.report.counts) if refresh.report else {}
         if refresh.report is not None:
             # Too many failures: stop before writing, so the previous data stays intact.
-            check_failure_ratio(refresh.report, cfg.synthetic.max_failure_ratio)
-        replace_tables(
-            conn,
-            {
-                "synthetic_queries": (SYNTHETIC_QUERIES, refresh.queries),
-                "synthetic_generation_log": (GENERATION_LOG, refresh.log),
-            },
-        )
+            check_failure_ratio(refresh.report, settings.synthetic.max_failure_ratio)
+        replace_tables(conn, {SYNTHETIC_QUERIES: refresh.queries, GENERATION_LOG: refresh.log})
     queries = refresh.queries
+    counts = dict(refresh.report.counts) if refresh.report else {}
     per_generator = queries.groupby("model").size().sort_values(ascending=False)
-    samples = queries.head(8)[["query", "model"]].to_dict("records")
     return dg.MaterializeResult(
         metadata={
-            "generator": cfg.synthetic.generator,
+            "generator": settings.synthetic.generator,
             "chunks_generated": dg.MetadataValue.int(refresh.chunks_pending),
             "chunks_reused": dg.MetadataValue.int(refresh.chunks_reused),
             **{k: dg.MetadataValue.int(int(v)) for k, v in sorted(counts.items())},
@@ -86,7 +88,9 @@ def synthetic_queries(
             "per_generator": dg.MetadataValue.md(
                 markdown_table([{"model": k, "pairs": int(v)} for k, v in per_generator.items()])
             ),
-            "samples": dg.MetadataValue.md(markdown_table(samples)),
+            "samples": dg.MetadataValue.md(
+                markdown_table(queries.head(8)[["query", "model"]].to_dict("records"))
+            ),
             "duration_s": dg.MetadataValue.float(round(time.perf_counter() - started, 3)),
             "dagster/row_count": dg.MetadataValue.int(len(queries)),
         }
@@ -100,67 +104,32 @@ def synthetic_queries(
     description="For each query, the chunks the production model ranks high but that are not "
     "its answer: excluding the positive, its own section and likely false negatives.",
 )
-def hard_negatives(settings: SettingsResource, duckdb: DuckDBResource) -> dg.MaterializeResult:
-    from sentence_transformers import SentenceTransformer
-
-    cfg = settings.load()
+def hard_negatives(
+    settings: dg.ResourceParam[Settings], duckdb: DuckDBResource
+) -> dg.MaterializeResult:
     started = time.perf_counter()
-    model_path = production_model_path(cfg)
-    model = SentenceTransformer(model_path, device="cpu" if not _cuda() else "cuda")
-    mkey = model_key(model_path)
+    model_path = production_model_path(settings)
+    model = load_encoder(model_path)
     with duckdb.get_connection() as conn:
-        chunks = read_table(conn, "document_chunks", DOCUMENT_CHUNKS)
-        pairs = read_table(conn, "synthetic_queries", SYNTHETIC_QUERIES)
-        cache = read_table(conn, "embedding_cache", EMBEDDING_CACHE)
-        batch = cfg.hard_negatives.batch_size
-        chunk_enc = encode_with_cache(
-            model, list(chunks["chunk_id"]), list(chunks["text"]), cache, mkey, batch
-        )
-        query_enc = encode_with_cache(
-            model, list(pairs["pair_id"]), list(pairs["query"]), cache, mkey, batch
-        )
-        index = {cid: i for i, cid in enumerate(chunks["chunk_id"])}
-        sections = (chunks["doc_id"] + "\x1f" + chunks["heading_path"]).tolist()
-        mined = mine(
-            query_enc.vectors,
-            chunk_enc.vectors,
-            [index[c] for c in pairs["chunk_id"]],
-            sections,
-            cfg.hard_negatives,
-        )
-        negatives = pd.DataFrame(
-            [
-                {
-                    "pair_id": pairs["pair_id"].iat[n.query_index],
-                    "negative_chunk_id": chunks["chunk_id"].iat[n.chunk_index],
-                    "rank": n.rank,
-                    "score": n.score,
-                    "positive_score": float(mined.positive_score[n.query_index]),
-                    "model_key": mkey,
-                }
-                for n in mined.negatives
-            ],
-            columns=list(HARD_NEGATIVES),
-        )
-        retrieval = pd.DataFrame(
-            {
-                "pair_id": pairs["pair_id"],
-                "positive_rank": mined.positive_rank,
-                "positive_score": mined.positive_score,
-                "model_key": mkey,
-            }
+        chunks = read_table(conn, DOCUMENT_CHUNKS)
+        pairs = read_table(conn, SYNTHETIC_QUERIES)
+        tables = mine_pairs(
+            model,
+            model_key(model_path),
+            chunks,
+            pairs,
+            read_table(conn, EMBEDDING_CACHE),
+            settings.hard_negatives,
         )
         replace_tables(
             conn,
             {
-                "hard_negatives": (HARD_NEGATIVES, negatives),
-                "pair_retrieval": (PAIR_RETRIEVAL, retrieval),
-                "embedding_cache": (
-                    EMBEDDING_CACHE,
-                    pd.concat([chunk_enc.cache, query_enc.cache], ignore_index=True),
-                ),
+                HARD_NEGATIVES: tables.negatives,
+                PAIR_RETRIEVAL: tables.retrieval,
+                EMBEDDING_CACHE: tables.cache,
             },
         )
+    negatives, mined = tables.negatives, tables.mining
     ranks = pd.Series(mined.positive_rank)
     return dg.MaterializeResult(
         metadata={
@@ -170,9 +139,9 @@ def hard_negatives(settings: SettingsResource, duckdb: DuckDBResource) -> dg.Mat
             "queries_without_negative": dg.MetadataValue.int(
                 len(pairs) - negatives["pair_id"].nunique()
             ),
-            "texts_encoded": dg.MetadataValue.int(chunk_enc.encoded + query_enc.encoded),
+            "texts_encoded": dg.MetadataValue.int(tables.texts_encoded),
             "texts_from_cache": dg.MetadataValue.int(
-                len(chunks) + len(pairs) - chunk_enc.encoded - query_enc.encoded
+                len(chunks) + len(pairs) - tables.texts_encoded
             ),
             "excluded_false_negatives": dg.MetadataValue.int(mined.excluded_false_negatives),
             "excluded_same_section": dg.MetadataValue.int(mined.excluded_same_section),
@@ -186,38 +155,55 @@ def hard_negatives(settings: SettingsResource, duckdb: DuckDBResource) -> dg.Mat
 
 
 @dg.asset(
-    deps=["synthetic_queries", "hard_negatives", "document_chunks", "human_feedback"],
+    deps=["synthetic_queries", "hard_negatives", "document_chunks"],
     group_name=GROUP,
     kinds={"python", "duckdb"},
-    description="Filtered pairs with their hard negative and a train/validation/test split "
-    "assigned by document, with human review merged in: rejected pairs out, corrected "
+    description="Every generated pair that passes the filters, with its train/validation/"
+    "test split (assigned by document) and its best hard negative, before human review: "
+    "what reviewers see in Argilla and what training_splits starts from.",
+)
+def candidate_pairs(
+    settings: dg.ResourceParam[Settings], duckdb: DuckDBResource
+) -> dg.MaterializeResult:
+    with duckdb.get_connection() as conn:
+        built = build_candidates(
+            read_table(conn, SYNTHETIC_QUERIES),
+            read_table(conn, HARD_NEGATIVES),
+            read_table(conn, PAIR_RETRIEVAL),
+            read_table(conn, DOCUMENT_CHUNKS),
+            settings,
+        )
+        replace_tables(conn, {CANDIDATE_PAIRS: built.pairs})
+    return dg.MaterializeResult(metadata=_split_metadata(built))
+
+
+@dg.asset(
+    deps=["candidate_pairs", "human_feedback"],
+    group_name=GROUP,
+    kinds={"python", "duckdb"},
+    description="candidate_pairs with human review merged in: rejected pairs out, corrected "
     "queries in. The test split is reserved for final evaluation.",
 )
-def training_splits(settings: SettingsResource, duckdb: DuckDBResource) -> dg.MaterializeResult:
-    cfg = settings.load()
+def training_splits(duckdb: DuckDBResource) -> dg.MaterializeResult:
     with duckdb.get_connection() as conn:
-        built = build_training_set(
-            read_table(conn, "synthetic_queries", SYNTHETIC_QUERIES),
-            read_table(conn, "hard_negatives", HARD_NEGATIVES),
-            read_table(conn, "pair_retrieval", PAIR_RETRIEVAL),
-            read_table(conn, "document_chunks", DOCUMENT_CHUNKS),
-            cfg,
-            feedback=read_table(conn, "feedback_pairs", FEEDBACK_PAIRS),
+        built = merge_feedback(
+            read_table(conn, CANDIDATE_PAIRS),
+            read_table(conn, FEEDBACK_PAIRS),
+            read_table(conn, DOCUMENT_CHUNKS),
         )
-        replace_tables(conn, {"training_splits": (TRAINING_SPLITS, built.pairs)})
-    sizes = built.pairs.groupby("split").size()
-    metadata: dict[str, Any] = {
-        **{f"{s}_pairs": dg.MetadataValue.int(int(sizes.get(s, 0))) for s in built.split_names},
-        **{f"dropped_{k}": dg.MetadataValue.int(v) for k, v in built.dropped.items()},
-        "split_sizes": dg.MetadataValue.md(markdown_table(built.split_table())),
-        "with_hard_negative": dg.MetadataValue.int(int(built.pairs["negative"].notna().sum())),
-        "human_pairs": dg.MetadataValue.int(built.human_pairs),
-        "dagster/row_count": dg.MetadataValue.int(len(built.pairs)),
-    }
+        replace_tables(conn, {TRAINING_SPLITS: built.pairs})
+    metadata = _split_metadata(built)
+    metadata["human_pairs"] = dg.MetadataValue.int(built.human_pairs)
     return dg.MaterializeResult(metadata=metadata)
 
 
-def _cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
+def _split_metadata(built: PairSet) -> dict[str, Any]:
+    pairs = built.pairs
+    sizes = pairs.groupby("split").size()
+    return {
+        **{f"{s}_pairs": dg.MetadataValue.int(int(sizes.get(s, 0))) for s in SPLITS},
+        **{f"dropped_{k}": dg.MetadataValue.int(v) for k, v in built.dropped.items()},
+        "split_sizes": dg.MetadataValue.md(markdown_table(built.split_table())),
+        "with_hard_negative": dg.MetadataValue.int(int(pairs["negative"].notna().sum())),
+        "dagster/row_count": dg.MetadataValue.int(len(pairs)),
+    }

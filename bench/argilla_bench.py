@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argilla as rg
 
-from assets.review import argilla_io
+from embedloop.review import argilla_io
 from services.argilla.stack import config_from_env, start, stop
 
 WORDS = [

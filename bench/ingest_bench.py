@@ -17,8 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import docs_arguments, materialize, write_docs_config
 
-from assets.chunks import document_chunks
-from assets.documents import ingest_documents
+from assets.ingestion import document_chunks, ingest_documents
 
 
 def main() -> None:

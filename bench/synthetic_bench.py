@@ -20,7 +20,7 @@ from common import docs_arguments, materialize, write_docs_config
 from orchestration.definitions import ALL_ASSETS
 
 UP_TO_SPLITS = ("source_documents", "document_chunks", "synthetic_queries", "hard_negatives",
-                "training_splits")  # fmt: skip
+                "candidate_pairs", "training_splits")  # fmt: skip
 
 
 UP_TO_SPLITS_ASSETS = [a for a in ALL_ASSETS if {k.path[-1] for k in a.keys} & set(UP_TO_SPLITS)]
@@ -34,7 +34,7 @@ def main() -> None:
         first, meta = materialize(UP_TO_SPLITS_ASSETS, config)
         noop, noop_meta = materialize(UP_TO_SPLITS_ASSETS, config)
 
-    gen, neg, spl = meta["synthetic_queries"], meta["hard_negatives"], meta["training_splits"]
+    gen, neg, spl = meta["synthetic_queries"], meta["hard_negatives"], meta["candidate_pairs"]
     pairs = gen["dagster/row_count"]
     print(
         f"corpus             {args.docs}: {meta['document_chunks']['dagster/row_count']:.0f} chunks"

@@ -26,11 +26,12 @@ from bs4 import BeautifulSoup
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assets.chunking.chunker import HFTokenCounter, chunk_document
+from embedloop.chunking.chunker import HFTokenCounter, chunk_document
+from embedloop.config import load_settings
+from embedloop.metrics import PRIMARY
 from orchestration.definitions import build_definitions
-from orchestration.settings import load_settings
 from training.data import IRInputs, read_pairs_and_corpus, split_frame, train_datasets
-from training.evaluation import PRIMARY, evaluate_model
+from training.evaluation import evaluate_model
 
 GIT_DOC = Path("/usr/share/doc/git-doc")
 

@@ -1,6 +1,6 @@
 """``embedloop``: run the pipeline, export a model or try a search, without the UI.
 
-embedloop run [--config FILE]
+embedloop run [--verbose] [--config FILE]
 embedloop export-model --stage production|latest --to DIR [--config FILE]
 embedloop search "question" [--k 5] [--config FILE]
 """
@@ -15,16 +15,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration.settings import CONFIG_ENV_VAR, ConfigError, Settings, load_settings
-
-# What a person wants to follow in a headless run; the rest of Dagster's events are noise.
-_PROGRESS_EVENTS = {
-    "STEP_START": "start",
-    "STEP_SUCCESS": "done",
-    "STEP_FAILURE": "FAILED",
-    "ASSET_MATERIALIZATION": "materialized",
-    "ASSET_CHECK_EVALUATION": "check",
-}
+from embedloop.config import CONFIG_ENV_VAR, ConfigError, Settings, load_settings
+from embedloop.progress import show_bars
 
 
 class CliError(RuntimeError):
@@ -52,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="materialize the whole asset graph in-process")
+    run.add_argument(
+        "--verbose", action="store_true", help="print a failing step's whole traceback"
+    )
     run.set_defaults(handler=_run)
 
     export = sub.add_parser("export-model", help="write a model directory")
@@ -70,44 +65,42 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from orchestration.definitions import build_definitions
+    from orchestration.run_report import RunReport
 
-    defs = build_definitions(args.config, loggers={"progress": _progress_logger})
+    _quiet_libraries()
+    show_bars(sys.stderr.isatty())
+    report = RunReport(verbose=args.verbose)
+    defs = build_definitions(args.config, loggers={"progress": report.logger()})
     home = os.environ.get("DAGSTER_HOME")
     if home:
         # Record the run where the UI looks; Dagster wants the directory to exist.
         Path(home).mkdir(parents=True, exist_ok=True)
     instance = dg.DagsterInstance.get() if home else dg.DagsterInstance.ephemeral()
+    print(f"embedloop run: data in {settings.data_dir}" + (f", recorded in {home}" if home else ""))
     result = defs.resolve_job_def("embedloop_job").execute_in_process(
         instance=instance,
         raise_on_error=False,
         # Only the progress logger: Dagster's console logger prints every debug event.
         run_config={"loggers": {"progress": {}}},
     )
-    status = "succeeded" if result.success else "FAILED"
-    print(f"run {result.run_id} {status}")
-    return 0 if result.success else 1
+    print()
+    print(report.summary())
+    if result.success:
+        print(f"\nrun {result.run_id} succeeded")
+        return 0
+    failed = report.failure
+    where = f" at {failed.step}: {failed.detail}" if failed else ""
+    print(f"\nrun {result.run_id} FAILED{where}", file=sys.stderr)
+    return 1
 
 
-@dg.logger(config_schema=None, description="One line per step, materialization and check.")
-def _progress_logger(init_context: object) -> logging.Logger:
-    logger = logging.Logger("embedloop.progress", level=logging.DEBUG)
-    logger.addHandler(_ProgressHandler())
-    return logger
-
-
-class _ProgressHandler(logging.Handler):
-    def emit(self, record: logging.LogRecord) -> None:
-        meta = getattr(record, "dagster_meta", None) or {}
-        event = meta.get("dagster_event")
-        if event is None or event.event_type_value not in _PROGRESS_EVENTS:
-            return
-        label = _PROGRESS_EVENTS[event.event_type_value]
-        if event.event_type_value == "ASSET_CHECK_EVALUATION":
-            data = event.event_specific_data
-            label = f"check {data.check_name}: {'passed' if data.passed else 'FAILED'}"
-        elif event.event_type_value == "ASSET_MATERIALIZATION":
-            label = f"materialized {event.asset_key.to_user_string()}"
-        print(f"[{event.step_key}] {label}", flush=True)
+def _quiet_libraries() -> None:
+    """Libraries' own chatter (ZenML, transformers) would drown the step lines."""
+    os.environ.setdefault("ZENML_LOGGING_VERBOSITY", "ERROR")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    for name in ("distilabel", "datasets", "sentence_transformers", "httpx", "great_expectations"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _export(args: argparse.Namespace, settings: Settings) -> int:
@@ -126,7 +119,7 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _search(args: argparse.Namespace, settings: Settings) -> int:
-    from assets.search import search_chunks
+    from embedloop.search import search_chunks
 
     try:
         hits = search_chunks(settings, args.question, k=args.k)

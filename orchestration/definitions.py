@@ -7,15 +7,14 @@ from typing import Any
 
 import dagster as dg
 
-from assets.chunks import document_chunks
-from assets.documents import ingest_documents
-from assets.human_review import argilla_review_dataset, human_feedback
-from assets.model_training import embedding_evaluation, finetuned_embedding_model
-from assets.training_data import hard_negatives, synthetic_queries, training_splits
+from assets.human_feedback import argilla_review_dataset, human_feedback
+from assets.ingestion import document_chunks, ingest_documents
+from assets.training import embedding_evaluation, finetuned_embedding_model
+from assets.training_data import candidate_pairs, hard_negatives, synthetic_queries, training_splits
+from embedloop.config import config_path, load_settings
 from orchestration.jobs import ALL_JOBS
 from orchestration.resources import build_resources
 from orchestration.sensors import build_feedback_sensor
-from orchestration.settings import config_path, load_settings
 from quality.checks import ALL_CHECKS
 
 ALL_ASSETS = [
@@ -23,6 +22,7 @@ ALL_ASSETS = [
     document_chunks,
     synthetic_queries,
     hard_negatives,
+    candidate_pairs,
     argilla_review_dataset,
     human_feedback,
     training_splits,

@@ -1,28 +1,32 @@
-"""Dagster resources: one per external system, plus the project's settings file."""
+"""Dagster resources: one per external system, plus the project's settings file.
+
+Each resource holds what Dagster configures (paths, URLs, secrets through ``dg.EnvVar``)
+and, through ``create_resource``, hands the assets a plain object of a lower layer
+(``Settings``, an ``ArgillaConnection``, ``ZenMLTraining``) that they declare as
+``dg.ResourceParam[...]``: assets never import this module.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from orchestration.settings import Settings, config_path, load_settings
-
-if TYPE_CHECKING:
-    import argilla as rg
-
-    from training.runner import EvaluationSummary, FinetuneSummary
+from embedloop.config import Settings, config_path, load_settings
+from embedloop.pairs.llm_backends import LLMCredentials
+from embedloop.review.argilla_io import ARGILLA_API_KEY_ENV, ArgillaConnection
+from training.runner import ZenMLTraining
 
 
 class SettingsResource(dg.ConfigurableResource):
-    """Points every asset at the same ``embedloop.yaml``."""
+    """Points every asset at the same ``embedloop.yaml``, read afresh for each run."""
 
     config_file: str
 
-    def load(self) -> Settings:
+    def create_resource(self, context: dg.InitResourceContext) -> Settings:
         return load_settings(self.config_file)
 
 
@@ -30,13 +34,12 @@ LLM_API_KEY_ENV = "EMBEDLOOP_LLM_API_KEY"
 
 
 class LLMResource(dg.ConfigurableResource):
-    """The LLM endpoint's secret; endpoint, model and generation settings live in the config
-    file (``synthetic.llm``). Local servers (vLLM, Ollama, llama.cpp) need no key."""
+    """The LLM endpoint's secret; everything else about the LLM is in the config file."""
 
     api_key: str | None = None
 
-    def api_key_value(self) -> str | None:
-        return self.api_key or None
+    def create_resource(self, context: dg.InitResourceContext) -> LLMCredentials:
+        return LLMCredentials(self.api_key or None)
 
 
 class ZenMLResource(dg.ConfigurableResource):
@@ -46,24 +49,12 @@ class ZenMLResource(dg.ConfigurableResource):
 
     config_file: str
 
-    def finetune(self, dagster_run_id: str | None = None) -> FinetuneSummary:
-        from training.runner import run_finetune
-
-        return run_finetune(self.config_file, dagster_run_id=dagster_run_id)
-
-    def evaluate(self, model_version: int, dagster_run_id: str | None = None) -> EvaluationSummary:
-        from training.runner import run_evaluation
-
-        return run_evaluation(self.config_file, model_version, dagster_run_id=dagster_run_id)
+    def create_resource(self, context: dg.InitResourceContext) -> ZenMLTraining:
+        return ZenMLTraining(self.config_file)
 
 
-ARGILLA_API_KEY_ENV = "ARGILLA_API_KEY"
 # The key `make argilla-up` gives the local stack's owner when ARGILLA_API_KEY is unset.
 LOCAL_ARGILLA_API_KEY = "embedloop.local.owner.key"
-
-
-class ArgillaUnavailable(RuntimeError):
-    """Argilla could not be reached or refused the credentials; the message says which."""
 
 
 class ArgillaResource(dg.ConfigurableResource):
@@ -74,26 +65,11 @@ class ArgillaResource(dg.ConfigurableResource):
     workspace: str
     timeout_s: float = 60
 
-    def client(self) -> rg.Argilla:
-        import argilla as rg
-        import httpx
-        from argilla._exceptions import ArgillaCredentialsError
-
-        try:
-            return rg.Argilla(api_url=self.api_url, api_key=self.api_key, timeout=self.timeout_s)
-        except ArgillaCredentialsError:
-            raise ArgillaUnavailable(
-                f"Argilla at {self.api_url} rejected the API key: set {ARGILLA_API_KEY_ENV} to "
-                f"the key of an owner or admin of workspace {self.workspace!r}"
-            ) from None
-        except httpx.HTTPError as err:
-            raise ArgillaUnavailable(
-                f"Argilla is not reachable at {self.api_url} ({err}); start the local stack "
-                "with `make argilla-up` or set argilla.api_url in the config file"
-            ) from None
+    def create_resource(self, context: dg.InitResourceContext) -> ArgillaConnection:
+        return ArgillaConnection(self.api_url, self.api_key, self.workspace, self.timeout_s)
 
 
-def build_resources(config_file: Path | str | None = None) -> dict[str, object]:
+def build_resources(config_file: Path | str | None = None) -> dict[str, Any]:
     """Resources for a settings file; loading it first makes a bad config fail at load time."""
     file = Path(config_file).resolve() if config_file else config_path()
     settings = load_settings(file)

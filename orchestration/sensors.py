@@ -13,10 +13,14 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from assets.review.argilla_io import CONNECTION_ERRORS, FeedbackState, feedback_state
+from embedloop.config import Settings
+from embedloop.review.argilla_io import (
+    CONNECTION_ERRORS,
+    ArgillaConnection,
+    FeedbackState,
+    feedback_state,
+)
 from orchestration.jobs import retraining_job
-from orchestration.resources import ArgillaResource, ArgillaUnavailable
-from orchestration.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -55,12 +59,12 @@ def build_feedback_sensor(settings: Settings) -> dg.SensorDefinition:
         f"are new or changed since the last retraining (dataset {dataset!r}).",
     )
     def argilla_feedback_sensor(
-        context: dg.SensorEvaluationContext, argilla: ArgillaResource
+        context: dg.SensorEvaluationContext, argilla: dg.ResourceParam[ArgillaConnection]
     ) -> dg.SensorResult | dg.SkipReason:
         cursor = FeedbackCursor.parse(context.cursor)
         try:
             state = feedback_state(argilla.client(), argilla.workspace, dataset)
-        except (ArgillaUnavailable, *CONNECTION_ERRORS) as err:
+        except CONNECTION_ERRORS as err:
             return dg.SkipReason(f"Argilla unavailable, will retry: {err}")
         fresh = new_or_changed(state, cursor)
         if fresh < threshold:

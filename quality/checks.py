@@ -1,22 +1,32 @@
-"""Dagster asset checks backed by the GX suites; blocking where bad data must stop."""
+"""Every Dagster asset check, backed by the GX suites of ``quality.suites``.
+
+Blocking (severity ERROR) where bad data must stop the downstream assets; the one warning
+check compares the finetuned model with the base model after evaluation.
+"""
 
 from typing import Any
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from assets.warehouse import (
+from embedloop.chunking.incremental import chunker_for
+from embedloop.config import Settings
+from embedloop.metrics import PRIMARY
+from embedloop.splits import chunk_splits
+from embedloop.warehouse import (
+    CANDIDATE_PAIRS,
     DOCUMENT_CHUNKS,
+    HARD_NEGATIVES,
     SKIPPED_DOCUMENTS,
     SOURCE_DOCUMENTS,
     SYNTHETIC_QUERIES,
     TRAINING_SPLITS,
     read_table,
 )
-from orchestration.resources import SettingsResource
 from quality.gx_validation import ValidationOutcome
 from quality.suites import (
     validate_document_chunks,
+    validate_hard_negatives,
     validate_skipped_ratio,
     validate_source_documents,
     validate_synthetic_queries,
@@ -36,6 +46,7 @@ def to_check_result(
             "successful_expectations": dg.MetadataValue.int(outcome.successful),
             "success_percent": dg.MetadataValue.float(round(outcome.success_percent, 1)),
             "failing_expectations": dg.MetadataValue.md(outcome.failures_markdown()),
+            "failures": dg.MetadataValue.text(outcome.failures_text()),
             **(extra or {}),
         },
     )
@@ -48,7 +59,7 @@ def to_check_result(
 )
 def source_documents_valid(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     with duckdb.get_connection() as conn:
-        documents = read_table(conn, "source_documents", SOURCE_DOCUMENTS)
+        documents = read_table(conn, SOURCE_DOCUMENTS)
     return to_check_result(validate_source_documents(documents))
 
 
@@ -58,12 +69,12 @@ def source_documents_valid(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     description="GX: the share of skipped files stays under ingestion.max_skipped_ratio.",
 )
 def skipped_ratio_within_limit(
-    settings: SettingsResource, duckdb: DuckDBResource
+    settings: dg.ResourceParam[Settings], duckdb: DuckDBResource
 ) -> dg.AssetCheckResult:
-    limit = settings.load().ingestion.max_skipped_ratio
+    limit = settings.ingestion.max_skipped_ratio
     with duckdb.get_connection() as conn:
-        documents = read_table(conn, "source_documents", SOURCE_DOCUMENTS)
-        skipped = read_table(conn, "skipped_documents", SKIPPED_DOCUMENTS)
+        documents = read_table(conn, SOURCE_DOCUMENTS)
+        skipped = read_table(conn, SKIPPED_DOCUMENTS)
     outcome = validate_skipped_ratio(documents, skipped, limit)
     return to_check_result(outcome, {"max_skipped_ratio": dg.MetadataValue.float(limit)})
 
@@ -75,14 +86,12 @@ def skipped_ratio_within_limit(
     "every origin document exists.",
 )
 def document_chunks_valid(
-    settings: SettingsResource, duckdb: DuckDBResource
+    settings: dg.ResourceParam[Settings], duckdb: DuckDBResource
 ) -> dg.AssetCheckResult:
-    from assets.chunks import chunker_for
-
-    _, params = chunker_for(settings.load())
+    _, params = chunker_for(settings)
     with duckdb.get_connection() as conn:
-        chunks = read_table(conn, "document_chunks", DOCUMENT_CHUNKS)
-        documents = read_table(conn, "source_documents", SOURCE_DOCUMENTS)
+        chunks = read_table(conn, DOCUMENT_CHUNKS)
+        documents = read_table(conn, SOURCE_DOCUMENTS)
     outcome = validate_document_chunks(chunks, documents, params.max_tokens)
     return to_check_result(outcome, {"max_tokens": dg.MetadataValue.int(params.max_tokens)})
 
@@ -94,23 +103,76 @@ def document_chunks_valid(
 )
 def synthetic_queries_valid(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     with duckdb.get_connection() as conn:
-        queries = read_table(conn, "synthetic_queries", SYNTHETIC_QUERIES)
+        queries = read_table(conn, SYNTHETIC_QUERIES)
     return to_check_result(validate_synthetic_queries(queries))
 
 
 @dg.asset_check(
-    asset="training_splits",
+    asset="hard_negatives",
     blocking=True,
-    description="GX: unique pairs, no document in two splits, no test query in train, "
-    "no negative equal to its positive, queries per chunk within bounds.",
+    description="GX: no negative is its own positive, has the positive's text or comes from "
+    "the positive's section; every negative is a current chunk of a known pair.",
 )
-def training_splits_valid(
-    settings: SettingsResource, duckdb: DuckDBResource
-) -> dg.AssetCheckResult:
-    limit = settings.load().splits.max_queries_per_chunk
+def hard_negatives_valid(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     with duckdb.get_connection() as conn:
-        pairs = read_table(conn, "training_splits", TRAINING_SPLITS)
-    return to_check_result(validate_training_splits(pairs, limit))
+        negatives = read_table(conn, HARD_NEGATIVES)
+        queries = read_table(conn, SYNTHETIC_QUERIES)
+        chunks = read_table(conn, DOCUMENT_CHUNKS)
+    return to_check_result(validate_hard_negatives(negatives, queries, chunks))
+
+
+def _pairs_check(asset: str, table: Any, description: str) -> dg.AssetChecksDefinition:
+    """The split suite on candidate_pairs or training_splits (same schema, same rules)."""
+
+    @dg.asset_check(name=f"{asset}_valid", asset=asset, blocking=True, description=description)
+    def check(settings: dg.ResourceParam[Settings], duckdb: DuckDBResource) -> dg.AssetCheckResult:
+        with duckdb.get_connection() as conn:
+            pairs = read_table(conn, table)
+            chunks = read_table(conn, DOCUMENT_CHUNKS)
+        outcome = validate_training_splits(
+            pairs,
+            settings.splits.max_queries_per_chunk,
+            chunk_splits(chunks, settings.splits),
+            suite=asset,
+        )
+        return to_check_result(outcome)
+
+    return check
+
+
+_SPLIT_RULES = (
+    "unique pairs, no document in two splits, no test query in train, no negative equal "
+    "to its positive, no train or validation pair with a negative from a test document, "
+    "queries per chunk within bounds."
+)
+candidate_pairs_valid = _pairs_check("candidate_pairs", CANDIDATE_PAIRS, "GX: " + _SPLIT_RULES)
+training_splits_valid = _pairs_check(
+    "training_splits", TRAINING_SPLITS, "GX, after human review: " + _SPLIT_RULES
+)
+
+
+@dg.asset_check(
+    asset="embedding_evaluation",
+    description="Warns when the finetuned model's nDCG@10 at the native dim is below the "
+    "base model's on the test split.",
+)
+def finetuned_not_worse_than_base(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    event = context.instance.get_latest_materialization_event(dg.AssetKey("embedding_evaluation"))
+    materialization = event.asset_materialization if event else None
+    if materialization is None:
+        raise dg.Failure("embedding_evaluation has not been materialized yet")
+    by_dim = materialization.metadata[f"{PRIMARY}_by_dim"].value
+    native = str(materialization.metadata["native_dim"].value)
+    base, tuned = by_dim[native]["base"], by_dim[native]["finetuned"]  # type: ignore[index]
+    return dg.AssetCheckResult(
+        passed=tuned >= base,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "dim": dg.MetadataValue.int(int(native)),
+            "base": dg.MetadataValue.float(round(base, 4)),
+            "finetuned": dg.MetadataValue.float(round(tuned, 4)),
+        },
+    )
 
 
 ALL_CHECKS = [
@@ -118,5 +180,8 @@ ALL_CHECKS = [
     skipped_ratio_within_limit,
     document_chunks_valid,
     synthetic_queries_valid,
+    hard_negatives_valid,
+    candidate_pairs_valid,
     training_splits_valid,
+    finetuned_not_worse_than_base,
 ]

@@ -38,6 +38,19 @@ class ValidationOutcome:
     def success_percent(self) -> float:
         return 100.0 * self.successful / self.evaluated if self.evaluated else 100.0
 
+    def failures_text(self) -> str:
+        """One line: each failed expectation, its column and what was found."""
+        parts = []
+        for f in self.failures:
+            where = f" on {f.column}" if f.column else ""
+            found = (
+                f"{f.unexpected_count} unexpected"
+                if f.unexpected_count
+                else f"observed {_short(f.observed_value)}"
+            )
+            parts.append(f"{f.expectation}{where} ({found})")
+        return "; ".join(parts) or "all expectations met"
+
     def failures_markdown(self) -> str:
         if not self.failures:
             return "All expectations met."

@@ -6,10 +6,12 @@ as ordinary GX expectations over a derived frame, so every rule is reported the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import great_expectations.expectations as gxe
 import pandas as pd
 
-from assets.synthetic.splits import SPLITS, leakage_report
+from embedloop.splits import SPLITS, leakage_report
 from quality.gx_validation import ValidationOutcome, combine, validate_frame
 
 FORMATS = ["markdown", "rst", "html", "text", "notebook"]
@@ -85,10 +87,51 @@ def validate_synthetic_queries(queries: pd.DataFrame) -> ValidationOutcome:
     )
 
 
-def validate_training_splits(pairs: pd.DataFrame, max_queries_per_chunk: int) -> ValidationOutcome:
+def validate_hard_negatives(
+    negatives: pd.DataFrame, queries: pd.DataFrame, chunks: pd.DataFrame
+) -> ValidationOutcome:
+    """No negative is its own positive, shares its text, or comes from the positive's
+    section (those are answers, not negatives); every negative is a current chunk."""
+    sections = chunks["doc_id"] + "\x1f" + chunks["heading_path"]
+    section = dict(zip(chunks["chunk_id"], sections, strict=True))
+    text = dict(zip(chunks["chunk_id"], chunks["text"].str.strip(), strict=True))
+    positive = dict(zip(queries["pair_id"], queries["chunk_id"], strict=True))
+    pos = negatives["pair_id"].map(positive)
+    neg = negatives["negative_chunk_id"]
+    facts = pd.DataFrame(
+        {
+            "pair_id": negatives["pair_id"],
+            "known_pair": pos.notna(),
+            "known_chunk": neg.isin(text.keys()),
+            "is_positive": neg == pos,
+            "same_section": neg.map(section).eq(pos.map(section)) & pos.notna(),
+            "same_text": neg.map(text).eq(pos.map(text)) & pos.notna(),
+        }
+    )
+    return validate_frame(
+        facts,
+        "hard_negatives",
+        [
+            gxe.ExpectColumnValuesToBeInSet(column="known_pair", value_set=[True]),
+            gxe.ExpectColumnValuesToBeInSet(column="known_chunk", value_set=[True]),
+            gxe.ExpectColumnValuesToBeInSet(column="is_positive", value_set=[False]),
+            gxe.ExpectColumnValuesToBeInSet(column="same_section", value_set=[False]),
+            gxe.ExpectColumnValuesToBeInSet(column="same_text", value_set=[False]),
+        ],
+    )
+
+
+def validate_training_splits(
+    pairs: pd.DataFrame,
+    max_queries_per_chunk: int,
+    chunk_split: Mapping[str, str] | None = None,
+    suite: str = "training_splits",
+) -> ValidationOutcome:
+    """For candidate_pairs and training_splits alike; ``chunk_split`` (chunk_id -> split of
+    its document) lets the suite catch a train pair whose negative is a test passage."""
     table = validate_frame(
         pairs,
-        "training_splits",
+        suite,
         [
             gxe.ExpectTableRowCountToBeBetween(min_value=1),
             gxe.ExpectColumnValuesToBeUnique(column="pair_id"),
@@ -99,23 +142,26 @@ def validate_training_splits(pairs: pd.DataFrame, max_queries_per_chunk: int) ->
         ],
     )
     leakage = validate_frame(
-        leakage_report(pairs),
-        "training_splits_leakage",
+        leakage_report(pairs, chunk_split),
+        f"{suite}_leakage",
         [
             # A document in two splits leaks its passages into evaluation.
             gxe.ExpectColumnValuesToBeBetween(column="doc_splits", max_value=1),
             gxe.ExpectColumnValuesToBeInSet(column="test_query_in_train", value_set=[False]),
             gxe.ExpectColumnValuesToBeInSet(column="negative_is_positive", value_set=[False]),
+            gxe.ExpectColumnValuesToBeInSet(
+                column="negative_from_test_document", value_set=[False]
+            ),
         ],
     )
     per_chunk = pairs.groupby("chunk_id").size().rename("queries").reset_index()
     distribution = validate_frame(
         per_chunk,
-        "training_splits_queries_per_chunk",
+        f"{suite}_queries_per_chunk",
         [
             gxe.ExpectColumnValuesToBeBetween(
                 column="queries", min_value=1, max_value=max_queries_per_chunk
             )
         ],
     )
-    return combine("training_splits", [table, leakage, distribution])
+    return combine(suite, [table, leakage, distribution])

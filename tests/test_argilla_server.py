@@ -213,8 +213,8 @@ def test_start_fails_with_the_log_tail_when_the_database_is_unreachable(tmp_path
 
 
 def test_a_wrong_api_key_names_the_variable_to_set(argilla_stack: StackConfig) -> None:
-    from orchestration.resources import ArgillaResource, ArgillaUnavailable
+    from embedloop.review.argilla_io import ArgillaConnection, ArgillaUnavailable
 
-    resource = ArgillaResource(api_url=argilla_stack.api_url, api_key="wrong", workspace="w")
+    connection = ArgillaConnection(api_url=argilla_stack.api_url, api_key="wrong", workspace="w")
     with pytest.raises(ArgillaUnavailable, match="rejected the API key: set ARGILLA_API_KEY"):
-        resource.client()
+        connection.client()

@@ -11,7 +11,7 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from assets.chunking.chunker import (
+from embedloop.chunking.chunker import (
     Chunk,
     HFTokenCounter,
     TokenCounter,

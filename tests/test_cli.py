@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import dagster as dg
 import pytest
 from sentence_transformers import SentenceTransformer
 
 from orchestration.cli import main
 from tests.conftest import write_config
 from tests.test_training_data_assets import make_config
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -28,18 +32,36 @@ TINY_TRAINING = {
 
 @pytest.mark.slow
 def test_run_then_search_and_export(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], argilla_stack
-) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argilla_stack,  # type: ignore[no-untyped-def]
+) -> None:
     config = make_config(
         tmp_path, training=TINY_TRAINING, argilla={"api_url": argilla_stack.api_url}
     )
+    # Recorded in an instance configured like `make demo`'s.
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / "orchestration" / "dagster_local.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
     assert main(["--config", str(config), "run"]) == 0
     out = capsys.readouterr().out
-    assert "materialized argilla_review_dataset" in out
-    assert "materialized human_feedback" in out
-    assert "materialized training_splits" in out
-    assert "check training_splits_valid: passed" in out
-    assert "materialized embedding_evaluation" in out and "succeeded" in out
+    lines = _step_lines(out)
+    for step in ("argilla_review_dataset", "human_feedback", "candidate_pairs", "training_splits"):
+        assert lines[step].startswith("done"), lines[step]
+    assert lines["check hard_negatives_valid"].endswith("hard_negatives passed")
+    assert lines["check training_splits_valid"].endswith("training_splits passed")
+    assert lines["embedding_evaluation"].startswith("done")
+    # The closing summary, then the verdict.
+    assert "model version" in out and "nDCG@10 @384: base → finetuned" in out
+    assert "promoted" in out and out.strip().endswith("succeeded")
+    # The long steps' progress is in the run's log, where the Dagster UI shows it.
+    run_id = out.strip().split()[-2]
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        messages = [entry.user_message for entry in instance.all_logs(run_id)]
+    assert any(m.startswith("encoding chunks: ") for m in messages)
+    assert any(m.startswith("training: ") for m in messages)
 
     assert main(["--config", str(config), "search", "restart the topic 3 worker", "--k", "3"]) == 0
     hits = capsys.readouterr().out
@@ -75,7 +97,34 @@ def test_empty_corpus_stops_at_the_quality_gate(
     empty.mkdir()
     config = write_config(tmp_path / "embedloop.yaml", empty, tmp_path / "data")
     assert main(["--config", str(config), "run"]) == 1
-    out = capsys.readouterr().out
-    assert "check source_documents_valid: FAILED" in out and "FAILED" in out.splitlines()[-1]
+    captured = capsys.readouterr()
+    failed = _step_lines(captured.out)["check source_documents_valid"]
+    assert failed.startswith("FAILED") and "expect_table_row_count_to_be_between" in failed
+    assert "FAILED at check source_documents_valid: source_documents:" in captured.err
     assert main(["--config", str(config), "search", "anything"]) == 2
     assert "the corpus is empty" in capsys.readouterr().err
+
+
+def test_a_failed_step_prints_its_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path / "embedloop.yaml", tmp_path / "nowhere", tmp_path / "data")
+    assert main(["--config", str(config), "run"]) == 1
+    captured = capsys.readouterr()
+    line = _step_lines(captured.out)["ingest_documents"]
+    assert line.startswith("FAILED") and "does not exist" in line
+    assert "FAILED at ingest_documents: sources failed" in captured.err
+    assert 'File "' not in captured.out + captured.err  # no traceback by default
+
+    assert main(["--config", str(config), "run", "--verbose"]) == 1
+    assert 'assets/ingestion.py", line' in capsys.readouterr().out
+
+
+def _step_lines(out: str) -> dict[str, str]:
+    """Step label -> the rest of its line ("done 1.2 s ..."), from `embedloop run` output."""
+    lines = {}
+    for line in out.splitlines():
+        if line.startswith("  ") and ("  done " in line or "  FAILED " in line):
+            label, _, rest = line.strip().partition("  ")
+            lines[label.strip()] = rest.strip()
+    return lines

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from assets.synthetic.generation import (
+from embedloop.config import LLMSettings, SyntheticSettings
+from embedloop.pairs.generation import (
     ChunkForGeneration,
     GenerationFailed,
     GenerationReport,
     check_failure_ratio,
     generate_pairs,
 )
-from assets.synthetic.llm_backends import build_llm
-from orchestration.settings import LLMSettings, SyntheticSettings
+from embedloop.pairs.llm_backends import build_llm
 from tests.llm_fault_server import FaultyLLMServer
 
 MAX_RETRIES = 2

@@ -12,10 +12,10 @@ import duckdb
 import pandas as pd
 import pytest
 
+from embedloop.config import load_settings
 from orchestration.definitions import ALL_ASSETS
 from orchestration.resources import ArgillaResource, build_resources
 from orchestration.sensors import build_feedback_sensor
-from orchestration.settings import load_settings
 from services.argilla.stack import StackConfig
 from tests.test_training_data_assets import DATA_ASSETS, make_config, meta
 

@@ -8,10 +8,9 @@ import dagster as dg
 import duckdb
 import pytest
 
-from assets.chunks import document_chunks
-from assets.documents import ingest_documents
+from assets.ingestion import document_chunks, ingest_documents
+from embedloop.config import load_settings
 from orchestration.resources import build_resources
-from orchestration.settings import load_settings
 from quality.checks import ALL_CHECKS
 from tests.conftest import write_config
 

@@ -1,4 +1,4 @@
-from assets.synthetic.offline import STRATEGIES, pseudo_queries
+from embedloop.pairs.offline import STRATEGIES, pseudo_queries
 
 CHUNK = """Artifact store
 

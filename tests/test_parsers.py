@@ -7,7 +7,13 @@ import re
 
 import pytest
 
-from assets.ingest.parsers import FORMATS, ParsedDocument, ParseError, detect_format, parse_document
+from embedloop.ingestion.parsers import (
+    FORMATS,
+    ParsedDocument,
+    ParseError,
+    detect_format,
+    parse_document,
+)
 
 
 def parse(text: str, fmt: str, fallback: str = "fallback") -> ParsedDocument:

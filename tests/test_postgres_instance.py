@@ -9,7 +9,7 @@ import dagster as dg
 import psycopg2
 import pytest
 
-from assets.documents import ingest_documents
+from assets.ingestion import ingest_documents
 from orchestration.resources import build_resources
 from tests.conftest import PG
 

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
-from assets.review.argilla_io import FeedbackState
-from assets.review.feedback import append_history, current_view, decide, human_eval_set
-from assets.review.records import plan_publication
-from assets.warehouse import FEEDBACK_HISTORY, REVIEW_RECORDS, empty_frame
+from embedloop.review.argilla_io import FeedbackState
+from embedloop.review.feedback import append_history, current_view, decide, human_eval_set
+from embedloop.review.records import plan_publication
+from embedloop.warehouse import FEEDBACK_HISTORY, REVIEW_RECORDS
 from orchestration.sensors import FeedbackCursor, new_or_changed
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
@@ -40,7 +40,7 @@ def candidates(*specs: tuple[str, str, int]) -> pd.DataFrame:
 def test_only_changed_records_are_sent_and_vanished_ones_are_flagged() -> None:
     first = plan_publication(
         candidates(("a", "d1", 5), ("b", "d1", 1), ("c", "d2", 3)),
-        empty_frame(REVIEW_RECORDS),
+        REVIEW_RECORDS.empty(),
         {"d1", "d2"},
         None,
         NOW,
@@ -68,7 +68,7 @@ def test_only_changed_records_are_sent_and_vanished_ones_are_flagged() -> None:
 
 def test_max_records_picks_the_most_uncertain_and_keeps_what_was_published() -> None:
     pool = candidates(("a", "d", 1), ("b", "d", 7), ("c", "d", 4))
-    first = plan_publication(pool, empty_frame(REVIEW_RECORDS), {"d"}, 2, NOW)
+    first = plan_publication(pool, REVIEW_RECORDS.empty(), {"d"}, 2, NOW)
     assert list(first.table["pair_id"]) == ["b", "c"]
     # A new, more uncertain pair arrives: it is added, and c stays published.
     second = plan_publication(
@@ -98,7 +98,7 @@ def response(rid: str, pair: str, user: str, label: str | None, minutes: int, **
 
 def test_history_appends_only_new_versions_and_the_latest_wins() -> None:
     pulled = pd.DataFrame([response("r1", "a", "ann", "relevant", 1)])
-    history, added = append_history(empty_frame(FEEDBACK_HISTORY), pulled, NOW)
+    history, added = append_history(FEEDBACK_HISTORY.empty(), pulled, NOW)
     history, again = append_history(history, pulled, NOW)
     assert (added, again) == (1, 0)
     edited = pd.DataFrame([response("r1", "a", "ann", "not_relevant", 5)])

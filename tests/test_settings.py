@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.settings import ConfigError, LocalSource, load_settings, parse_settings
+from embedloop.config import ConfigError, LocalSource, load_settings, parse_settings
 
 
 def test_defaults_use_the_stdlib_sample_and_data_dir(tmp_path: Path) -> None:

@@ -9,10 +9,10 @@ from typing import Any
 import git
 import pytest
 
-from assets.ingest import sources
-from assets.ingest.parsers import parse_document
-from assets.ingest.sources import RawFile, Skipped, SourceError, matches, scan_source
-from orchestration.settings import GitSource, LocalSource, PythonStdlibSource
+from embedloop.config import GitSource, LocalSource, PythonStdlibSource
+from embedloop.ingestion import sources
+from embedloop.ingestion.parsers import parse_document
+from embedloop.ingestion.sources import RawFile, Skipped, SourceError, matches, scan_source
 
 MAX = 10_000
 

@@ -77,6 +77,7 @@ def test_training_data_is_generated_mined_split_and_checked(tmp_path: Path) -> N
     assert result.success
     checks = check_results(result)
     assert checks["synthetic_queries_valid"] and checks["training_splits_valid"]
+    assert checks["hard_negatives_valid"] and checks["candidate_pairs_valid"]
 
     generated = meta(result, "synthetic_queries")
     assert generated["chunks_generated"] == generated["chunks"] > 0
@@ -102,11 +103,15 @@ def test_training_data_is_generated_mined_split_and_checked(tmp_path: Path) -> N
         "SELECT doc_id FROM training_splits GROUP BY doc_id HAVING count(DISTINCT split) > 1",
     )
     assert docs_in_two == []
-    split_meta = meta(result, "training_splits")
+    candidate_meta = meta(result, "candidate_pairs")
     assert {"dropped_length", "dropped_copies_passage", "dropped_duplicate_query"} <= set(
-        split_meta
+        candidate_meta
     )
-    assert split_meta["with_hard_negative"] > 0
+    assert candidate_meta["with_hard_negative"] > 0
+    # No review yet: the training table is the candidate table.
+    assert query(config, "SELECT * FROM training_splits ORDER BY pair_id") == query(
+        config, "SELECT * FROM candidate_pairs ORDER BY pair_id"
+    )
 
     # Nothing new: no generation work and no re-encoding on the second run.
     again = run(config)

@@ -8,9 +8,10 @@ import duckdb
 import pandas as pd
 import pytest
 
-from orchestration.settings import parse_settings
+from embedloop.config import parse_settings
+from embedloop.metrics import matryoshka_dims
+from embedloop.warehouse import HUMAN_EVAL, replace_tables
 from training.data import data_snapshot, ir_inputs, read_human_eval, train_datasets
-from training.metrics import matryoshka_dims
 
 
 def pairs(n: int, with_negative: int, split: str = "train") -> pd.DataFrame:
@@ -100,9 +101,11 @@ def test_human_eval_is_read_when_the_table_exists(tmp_path: Path) -> None:
     with duckdb.connect(str(settings.warehouse_path)) as conn:
         conn.execute("CREATE TABLE document_chunks (chunk_id VARCHAR, text VARCHAR)")
     assert read_human_eval(settings) is None
+    rows = pd.DataFrame(
+        {"query": ["b?", "a?"], "chunk_id": ["c2", "c1"], "pair_id": ["p2", None]}
+    ).assign(origin="accepted")
     with duckdb.connect(str(settings.warehouse_path)) as conn:
-        conn.execute("CREATE TABLE human_eval (query VARCHAR, chunk_id VARCHAR, note VARCHAR)")
-        conn.execute("INSERT INTO human_eval VALUES ('b?', 'c2', 'x'), ('a?', 'c1', NULL)")
+        replace_tables(conn, {HUMAN_EVAL: rows})
     frame = read_human_eval(settings)
     assert frame is not None
     assert frame.to_dict("records") == [

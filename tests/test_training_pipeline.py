@@ -25,9 +25,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from assets.models import production_model_path
-from assets.warehouse import DOCUMENT_CHUNKS, TRAINING_SPLITS, replace_tables
-from orchestration.settings import Settings, load_settings
+from embedloop.config import Settings, load_settings
+from embedloop.models import production_model_path
+from embedloop.warehouse import DOCUMENT_CHUNKS, HUMAN_EVAL, TRAINING_SPLITS, replace_tables
 
 pytestmark = pytest.mark.slow
 
@@ -107,7 +107,7 @@ def tiny_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(chunks), pd.DataFrame(pairs)
 
 
-HUMAN_EVAL = pd.DataFrame(
+HUMAN_QUERIES = pd.DataFrame(
     {
         "query": ["where do step outputs go", "how do I run a step on a GPU", "nightly runs"],
         "chunk_id": ["c00", "c02", "c13"],
@@ -121,9 +121,9 @@ def write_warehouse(path: Path, chunks: pd.DataFrame, pairs: pd.DataFrame) -> No
         replace_tables(
             conn,
             {
-                "document_chunks": (DOCUMENT_CHUNKS, chunks),
-                "training_splits": (TRAINING_SPLITS, pairs),
-                "human_eval": ({"query": "VARCHAR", "chunk_id": "VARCHAR"}, HUMAN_EVAL),
+                DOCUMENT_CHUNKS: chunks,
+                TRAINING_SPLITS: pairs,
+                HUMAN_EVAL: HUMAN_QUERIES.assign(pair_id=None, origin="accepted"),
             },
         )
 
@@ -303,7 +303,8 @@ def test_a_passing_gate_makes_the_version_production_and_exports_it(
 def _production_state(project: Project) -> tuple[int, dict[str, Any] | None, float]:
     from zenml.client import Client
 
-    from training.export import production_dir, read_marker
+    from embedloop.models import production_dir
+    from training.export import read_marker
     from training.pipelines import production_version
 
     version = production_version(Client(), project.settings.training.model_name)

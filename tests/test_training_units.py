@@ -3,10 +3,10 @@
 import numpy as np
 import pandas as pd
 
-from assets.synthetic.filters import apply_filters, copy_mask, copy_overlap, duplicate_mask
-from assets.synthetic.negatives import mine
-from assets.synthetic.splits import assign_splits, leakage_report, split_of
-from orchestration.settings import FilterSettings, HardNegativeSettings, SplitSettings
+from embedloop.config import FilterSettings, HardNegativeSettings, SplitSettings
+from embedloop.negatives import mine
+from embedloop.pairs.filters import apply_filters, copy_mask, copy_overlap, duplicate_mask
+from embedloop.splits import assign_splits, leakage_report, split_of
 from quality.suites import validate_training_splits
 
 

@@ -12,11 +12,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from assets.warehouse import DOCUMENT_CHUNKS, TRAINING_SPLITS, read_table, table_exists
-from orchestration.settings import Settings
+from embedloop.config import Settings
+from embedloop.splits import SPLITS
+from embedloop.warehouse import DOCUMENT_CHUNKS, HUMAN_EVAL, TRAINING_SPLITS, read_table
 
-SPLITS = ("train", "validation", "test")
-HUMAN_EVAL_TABLE = "human_eval"
 CORPUS_COLUMNS = ["chunk_id", "text"]
 
 
@@ -41,8 +40,8 @@ def _connect(path: Path) -> duckdb.DuckDBPyConnection:
 def read_pairs_and_corpus(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``training_splits`` (all splits) and the current corpus (chunk_id, text)."""
     with _connect(settings.warehouse_path) as conn:
-        pairs = read_table(conn, "training_splits", TRAINING_SPLITS)
-        chunks = read_table(conn, "document_chunks", DOCUMENT_CHUNKS)
+        pairs = read_table(conn, TRAINING_SPLITS)
+        chunks = read_table(conn, DOCUMENT_CHUNKS)
     # Sorted so that datasets, qids and the snapshot hash do not depend on storage order.
     pairs = pairs.sort_values("pair_id", kind="stable").reset_index(drop=True)
     corpus = chunks[CORPUS_COLUMNS].sort_values("chunk_id", kind="stable").reset_index(drop=True)
@@ -138,9 +137,7 @@ def ir_inputs(split_pairs: pd.DataFrame, corpus: pd.DataFrame) -> IRInputs:
 def read_human_eval(settings: Settings) -> pd.DataFrame | None:
     """Human-validated (query, chunk_id) rows from table ``human_eval``, or None if absent."""
     with _connect(settings.warehouse_path) as conn:
-        if not table_exists(conn, HUMAN_EVAL_TABLE):
-            return None
-        frame = conn.execute(f'SELECT query, chunk_id FROM "{HUMAN_EVAL_TABLE}"').df()
+        frame = read_table(conn, HUMAN_EVAL)[["query", "chunk_id"]]
     if frame.empty:
         return None
     # positive = "" keeps the ir_inputs() contract; a missing chunk cannot be restored.

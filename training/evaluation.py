@@ -16,8 +16,8 @@ from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
 from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
 from sentence_transformers.util import cos_sim
 
+from embedloop.metrics import METRIC_KEYS, PRIMARY, Metrics, matryoshka_dims
 from training.data import IRInputs
-from training.metrics import METRIC_KEYS, PRIMARY, Metrics, matryoshka_dims
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

@@ -1,7 +1,7 @@
 """Copies of trained models on local disk, for code that should not need ZenML to load one.
 
 ``<data_dir>/models/<version>/`` holds every trained version; ``<data_dir>/models/production/``
-holds the one that passed the promotion gate (``assets.models.production_pointer``). Both are
+holds the one that passed the promotion gate (``embedloop.models.production_dir``). Both are
 written next to their final place and swapped in with renames, so a reader sees the old
 complete model or the new complete model, never a half-written one.
 """
@@ -14,8 +14,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assets.models import production_pointer
-from orchestration.settings import Settings
+from embedloop.config import Settings
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -53,7 +52,7 @@ def export_model(model: SentenceTransformer, target: Path, marker: dict[str, Any
 
 def _swap_in(staging: Path, target: Path) -> None:
     # Two renames on one filesystem: between them the target is briefly absent, and
-    # assets.models.production_model_path() then falls back to the base model.
+    # embedloop.models.production_model_path() then falls back to the base model.
     old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
     had_old = target.exists()
     if had_old:
@@ -66,7 +65,3 @@ def _swap_in(staging: Path, target: Path) -> None:
         raise
     if had_old:
         shutil.rmtree(old, ignore_errors=True)
-
-
-def production_dir(settings: Settings) -> Path:
-    return production_pointer(settings)

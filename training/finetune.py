@@ -30,8 +30,11 @@ from sentence_transformers.sentence_transformer.losses import (
     MatryoshkaLoss,
     MultipleNegativesRankingLoss,
 )
+from transformers import PrinterCallback, TrainerCallback
 
-from orchestration.settings import Settings
+from embedloop.config import Settings
+from embedloop.models import pick_device
+from embedloop.progress import Progress, progress
 from training.data import ir_inputs, train_datasets
 from training.evaluation import MatryoshkaIREvaluator, matryoshka_dims
 
@@ -49,14 +52,6 @@ class FinetuneResult:
     samples_per_s: float
     device: str
     hyperparameters: dict[str, Any] = field(default_factory=dict)
-
-
-def pick_device() -> str:
-    if torch.cuda.is_available():
-        return "cuda"
-    if torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
 
 
 def _precision(device: str) -> dict[str, bool | None]:
@@ -87,110 +82,155 @@ def finetune(
     if not native_dim:
         raise ValueError(f"cannot tell the embedding dimension of {base_model}")
     dims = matryoshka_dims(ts.matryoshka_dims, native_dim)
-
-    # Cached MNRL computes the same loss in mini-batches, so the in-batch negative pool can
-    # grow beyond what fits in memory at once.
-    cached = ts.batch_size > ts.cached_loss_above
-    inner = (
-        CachedMultipleNegativesRankingLoss(model, mini_batch_size=ts.mini_batch_size)
-        if cached
-        else MultipleNegativesRankingLoss(model)
-    )
-    loss = MatryoshkaLoss(model, inner, matryoshka_dims=dims)
+    loss, inner = _loss(model, settings, dims)
     train_data = train_datasets(train, ts.use_hard_negatives, ts.batch_size)
     # One loss for every shape: triplets add their hard negative to the in-batch ones.
     losses: Any = {name: loss for name in train_data} if isinstance(train_data, dict) else loss
-    n_train = (
-        sum(len(d) for d in train_data.values())
-        if isinstance(train_data, dict)
-        else len(train_data)
-    )
-
+    sizes = {k: len(v) for k, v in train_data.items()} if isinstance(train_data, dict) else {}
+    sizes = sizes or {"pairs": len(train_data)}
     evaluator = (
         MatryoshkaIREvaluator(ir_inputs(validation, corpus), dims, name="validation")
         if not validation.empty
         else None
     )
-    steps_per_epoch = max(1, math.ceil(n_train / ts.batch_size))
+    steps_per_epoch = max(1, math.ceil(sum(sizes.values()) / ts.batch_size))
     total_steps = ts.max_steps or max(1, math.ceil(ts.epochs * steps_per_epoch))
     eval_steps = min(ts.eval_steps or steps_per_epoch, total_steps)
-    precision = _precision(device)
 
-    with tempfile.TemporaryDirectory(prefix="embedloop-train-") as output_dir:
-        args = SentenceTransformerTrainingArguments(
-            output_dir=output_dir,
-            num_train_epochs=ts.epochs,
-            max_steps=ts.max_steps or -1,
-            per_device_train_batch_size=ts.batch_size,
-            per_device_eval_batch_size=ts.batch_size,
-            learning_rate=ts.learning_rate,
-            lr_scheduler_type="linear",
-            # Transformers 5 takes the warmup ratio as a float in warmup_steps.
-            warmup_steps=float(ts.warmup_ratio) if ts.warmup_ratio else 0,
-            seed=ts.seed,
-            data_seed=ts.seed,
-            batch_sampler=BatchSamplers.NO_DUPLICATES,
-            eval_strategy="steps" if evaluator else "no",
-            eval_steps=eval_steps,
-            save_strategy="steps" if evaluator else "no",
-            save_steps=eval_steps,
-            save_total_limit=2,  # the best and the latest
-            save_only_model=True,  # no optimizer state: we never resume
-            load_best_model_at_end=evaluator is not None,
-            metric_for_best_model=f"eval_{evaluator.primary_metric}" if evaluator else None,
-            greater_is_better=True,
-            logging_steps=max(1, total_steps // MAX_LOSS_POINTS),
-            report_to="none",
-            disable_tqdm=True,
-            dataloader_drop_last=False,
-            dataloader_pin_memory=device == "cuda",
-            fp16=bool(precision["fp16"]),
-            bf16=bool(precision["bf16"]),
-            tf32=precision["tf32"],
-        )
+    with (
+        tempfile.TemporaryDirectory(prefix="embedloop-train-") as output_dir,
+        progress("training", total_steps, "steps") as tracker,
+    ):
+        args = _training_args(settings, output_dir, evaluator, eval_steps, total_steps, device)
         trainer = SentenceTransformerTrainer(
-            model=model, args=args, train_dataset=train_data, loss=losses, evaluator=evaluator
+            model=model,
+            args=args,
+            train_dataset=train_data,
+            loss=losses,
+            evaluator=evaluator,
+            callbacks=[_ProgressCallback(tracker)],
         )
+        # With tqdm off, transformers prints every log dict to stdout instead.
+        trainer.remove_callback(PrinterCallback)
         start = time.perf_counter()
         output = trainer.train()
         duration = time.perf_counter() - start
-        state = trainer.state
 
+    result = _result(trainer, output, duration, settings, evaluator, eval_steps, device)
+    result.hyperparameters.update(
+        base_model=base_model,
+        native_dim=int(native_dim),
+        trained_dims=dims,
+        loss=f"MatryoshkaLoss({type(inner).__name__})",
+        train_datasets=sizes,
+    )
+    return result
+
+
+def _result(
+    trainer: SentenceTransformerTrainer,
+    output: Any,
+    duration: float,
+    settings: Settings,
+    evaluator: MatryoshkaIREvaluator | None,
+    eval_steps: int,
+    device: str,
+) -> FinetuneResult:
+    """The trained model with its history and the hyperparameters the trainer knows."""
+    ts, state, args = settings.training, trainer.state, trainer.args
     history = state.log_history
-    loss_history = [(int(h["step"]), float(h["loss"])) for h in history if "loss" in h]
     best_key = args.metric_for_best_model
-    validation_history = [(int(h["step"]), float(h[best_key])) for h in history if best_key in h]
     best_step = None
     if state.best_model_checkpoint:
         best_step = int(state.best_model_checkpoint.rsplit("-", 1)[-1])
-    samples = state.global_step * ts.batch_size
     hyperparameters = {
         **ts.model_dump(mode="json", exclude={"use_global_zenml"}),
-        "base_model": base_model,
-        "effective_max_seq_length": int(model.max_seq_length or 0),
-        "native_dim": int(native_dim),
-        "trained_dims": dims,
-        "loss": f"MatryoshkaLoss({type(inner).__name__})",
+        "effective_max_seq_length": int(trainer.model.max_seq_length or 0),
         "batch_sampler": "no_duplicates",
-        "train_datasets": (
-            {k: len(v) for k, v in train_data.items()}
-            if isinstance(train_data, dict)
-            else {"pairs": len(train_data)}
-        ),
         "total_steps": int(state.global_step),
         "eval_steps": int(eval_steps) if evaluator else None,
         "checkpoint_selection": (
             f"best {best_key}" if evaluator else "last step (no validation split)"
         ),
-        **{k: v for k, v in precision.items() if v is not None},
+        **{k: v for k, v in _precision(device).items() if v is not None},
+        "train_runtime_s": output.metrics.get("train_runtime"),
     }
+    samples = state.global_step * ts.batch_size
     return FinetuneResult(
         model=trainer.model,
-        loss_history=loss_history,
-        validation_history=validation_history,
+        loss_history=[(int(h["step"]), float(h["loss"])) for h in history if "loss" in h],
+        validation_history=[(int(h["step"]), float(h[best_key])) for h in history if best_key in h],
         best_step=best_step,
         duration_s=duration,
         samples_per_s=samples / duration if duration > 0 else 0.0,
         device=device,
-        hyperparameters={**hyperparameters, "train_runtime_s": output.metrics.get("train_runtime")},
+        hyperparameters=hyperparameters,
     )
+
+
+def _loss(model: SentenceTransformer, settings: Settings, dims: list[int]) -> tuple[Any, Any]:
+    """MatryoshkaLoss around in-batch negatives; the cached variant above a batch size.
+
+    Cached MNRL computes the same loss in mini-batches, so the in-batch negative pool can
+    grow beyond what fits in memory at once.
+    """
+    ts = settings.training
+    inner = (
+        CachedMultipleNegativesRankingLoss(model, mini_batch_size=ts.mini_batch_size)
+        if ts.batch_size > ts.cached_loss_above
+        else MultipleNegativesRankingLoss(model)
+    )
+    return MatryoshkaLoss(model, inner, matryoshka_dims=dims), inner
+
+
+def _training_args(
+    settings: Settings,
+    output_dir: str,
+    evaluator: MatryoshkaIREvaluator | None,
+    eval_steps: int,
+    total_steps: int,
+    device: str,
+) -> SentenceTransformerTrainingArguments:
+    ts = settings.training
+    precision = _precision(device)
+    return SentenceTransformerTrainingArguments(
+        output_dir=output_dir,
+        num_train_epochs=ts.epochs,
+        max_steps=ts.max_steps or -1,
+        per_device_train_batch_size=ts.batch_size,
+        per_device_eval_batch_size=ts.batch_size,
+        learning_rate=ts.learning_rate,
+        lr_scheduler_type="linear",
+        # Transformers 5 takes the warmup ratio as a float in warmup_steps.
+        warmup_steps=float(ts.warmup_ratio) if ts.warmup_ratio else 0,
+        seed=ts.seed,
+        data_seed=ts.seed,
+        batch_sampler=BatchSamplers.NO_DUPLICATES,
+        eval_strategy="steps" if evaluator else "no",
+        eval_steps=eval_steps,
+        save_strategy="steps" if evaluator else "no",
+        save_steps=eval_steps,
+        save_total_limit=2,  # the best and the latest
+        save_only_model=True,  # no optimizer state: we never resume
+        load_best_model_at_end=evaluator is not None,
+        metric_for_best_model=f"eval_{evaluator.primary_metric}" if evaluator else None,
+        greater_is_better=True,
+        logging_steps=max(1, total_steps // MAX_LOSS_POINTS),
+        report_to="none",
+        disable_tqdm=True,  # embedloop.progress reports the steps instead
+        dataloader_drop_last=False,
+        dataloader_pin_memory=device == "cuda",
+        fp16=bool(precision["fp16"]),
+        bf16=bool(precision["bf16"]),
+        tf32=precision["tf32"],
+    )
+
+
+class _ProgressCallback(TrainerCallback):
+    """Training steps into ``embedloop.progress`` (terminal bar and Dagster run log)."""
+
+    def __init__(self, tracker: Progress) -> None:
+        self.tracker = tracker
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.tracker.update(1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from training.metrics import PRIMARY
+from embedloop.metrics import PRIMARY
 
 # Metric values are sums of floats; a gain equal to the margin must not fail on rounding.
 _EPS = 1e-9

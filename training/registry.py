@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from orchestration.settings import Settings
+from embedloop.config import Settings
 from training.export import export_model
 from training.zenml_env import configure_zenml
 

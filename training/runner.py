@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchestration.settings import Settings, load_settings
-from training.export import export_model, production_dir, read_marker, version_dir
-from training.metrics import Metrics, metrics_from_metadata
+from embedloop.config import Settings, load_settings
+from embedloop.metrics import Metrics, metrics_from_metadata
+from embedloop.models import production_dir
+from training.export import export_model, read_marker, version_dir
 from training.zenml_env import configure_zenml
 
 if TYPE_CHECKING:
@@ -51,6 +52,19 @@ class EvaluationSummary:
     reason: str
     production_dir: Path | None  # the exported production model, if any version is
     human_eval: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ZenMLTraining:
+    """The training pipelines for one config file, as the Dagster assets call them."""
+
+    config_file: str
+
+    def finetune(self, dagster_run_id: str | None = None) -> FinetuneSummary:
+        return run_finetune(self.config_file, dagster_run_id=dagster_run_id)
+
+    def evaluate(self, model_version: int, dagster_run_id: str | None = None) -> EvaluationSummary:
+        return run_evaluation(self.config_file, model_version, dagster_run_id=dagster_run_id)
 
 
 def run_finetune(config_file: Path | str, dagster_run_id: str | None = None) -> FinetuneSummary:

@@ -15,12 +15,12 @@ from zenml.config import ResourceSettings
 from zenml.config.base_settings import BaseSettings
 from zenml.enums import ArtifactType, ModelStages
 
-from orchestration.settings import load_settings
+from embedloop.config import load_settings
+from embedloop.metrics import metrics_for_metadata, metrics_from_metadata
 from training import data
 from training.evaluation import evaluate_model, matryoshka_dims
 from training.finetune import finetune
 from training.materializers import SentenceTransformerMaterializer
-from training.metrics import metrics_for_metadata, metrics_from_metadata
 from training.promotion import decide_promotion
 
 MODEL_ARTIFACT = "finetuned_model"

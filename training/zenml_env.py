@@ -16,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from orchestration.settings import Settings
+from embedloop.config import Settings
 
 CONFIG_PATH_ENV = "ZENML_CONFIG_PATH"
 STORE_URL_ENV = "ZENML_STORE_URL"

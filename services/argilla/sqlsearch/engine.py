@@ -158,49 +158,61 @@ async def _load_documents(
             "responses": [],
         }
     if "suggestion" in kinds:
-        suggestions = await db.execute(
-            select(
-                Suggestion.record_id,
-                Question.name,
-                Suggestion.value,
-                Suggestion.score,
-                Suggestion.agent,
-                Suggestion.type,
-            )
-            .join(Question, Question.id == Suggestion.question_id)
-            .join(Record, Record.id == Suggestion.record_id)
-            .where(Record.dataset_id == dataset_id)
-        )
-        for rid, question, value, score, agent, type_ in suggestions:
-            if rid in docs:
-                docs[rid]["suggestions"][question] = {
-                    "value": value,
-                    "score": score,
-                    "agent": agent,
-                    "type": str(type_) if type_ else None,
-                }
+        await _add_suggestions(db, dataset_id, docs)
     if "response" in kinds:
-        responses = await db.execute(
-            select(Response.record_id, Response.user_id, Response.status, Response.values)
-            .join(Record, Record.id == Response.record_id)
-            .where(Record.dataset_id == dataset_id)
-        )
-        for rid, user_id, status, values in responses:
-            if rid in docs:
-                flat = {q: (v or {}).get("value") for q, v in (values or {}).items()}
-                docs[rid]["responses"].append(
-                    {"user_id": str(user_id), "status": str(status), "values": flat}
-                )
+        await _add_responses(db, dataset_id, docs)
     if vector_settings_id is not None:
-        vectors = await db.execute(
-            select(Vector.record_id, Vector.value).where(
-                Vector.vector_settings_id == vector_settings_id
-            )
-        )
-        for rid, value in vectors:
-            if rid in docs:
-                docs[rid]["vector"] = np.asarray(value, dtype=np.float32)
+        await _add_vectors(db, vector_settings_id, docs)
     return list(docs.values())
+
+
+async def _add_suggestions(db: Any, dataset_id: UUID, docs: dict[UUID, dict[str, Any]]) -> None:
+    suggestions = await db.execute(
+        select(
+            Suggestion.record_id,
+            Question.name,
+            Suggestion.value,
+            Suggestion.score,
+            Suggestion.agent,
+            Suggestion.type,
+        )
+        .join(Question, Question.id == Suggestion.question_id)
+        .join(Record, Record.id == Suggestion.record_id)
+        .where(Record.dataset_id == dataset_id)
+    )
+    for rid, question, value, score, agent, type_ in suggestions:
+        if rid in docs:
+            docs[rid]["suggestions"][question] = {
+                "value": value,
+                "score": score,
+                "agent": agent,
+                "type": str(type_) if type_ else None,
+            }
+
+
+async def _add_responses(db: Any, dataset_id: UUID, docs: dict[UUID, dict[str, Any]]) -> None:
+    responses = await db.execute(
+        select(Response.record_id, Response.user_id, Response.status, Response.values)
+        .join(Record, Record.id == Response.record_id)
+        .where(Record.dataset_id == dataset_id)
+    )
+    for rid, user_id, status, values in responses:
+        if rid in docs:
+            flat = {q: (v or {}).get("value") for q, v in (values or {}).items()}
+            docs[rid]["responses"].append(
+                {"user_id": str(user_id), "status": str(status), "values": flat}
+            )
+
+
+async def _add_vectors(db: Any, vector_settings_id: UUID, docs: dict[UUID, dict[str, Any]]) -> None:
+    vectors = await db.execute(
+        select(Vector.record_id, Vector.value).where(
+            Vector.vector_settings_id == vector_settings_id
+        )
+    )
+    for rid, value in vectors:
+        if rid in docs:
+            docs[rid]["vector"] = np.asarray(value, dtype=np.float32)
 
 
 @se.SearchEngine.register(engine_name=ENGINE_NAME)

@@ -1,0 +1,167 @@
+"""Group ``human_feedback``: people review the candidate pairs in Argilla.
+
+``argilla_review_dataset`` publishes ``candidate_pairs`` (most uncertain first) and
+``human_feedback`` pulls the responses back; the logic is in ``embedloop.review``. The
+sensor that retrains on new feedback is ``orchestration/sensors.py``.
+"""
+
+import time
+from datetime import UTC, datetime
+
+import dagster as dg
+import pandas as pd
+from dagster_duckdb import DuckDBResource
+
+from embedloop.config import Settings
+from embedloop.models import production_model_path
+from embedloop.reports import markdown_table
+from embedloop.review import argilla_io
+from embedloop.review.argilla_io import ArgillaConnection
+from embedloop.review.feedback import (
+    CURRENT_VIEW_SQL,
+    append_history,
+    current_view,
+    decide,
+    human_eval_set,
+)
+from embedloop.review.records import plan_publication, review_rows
+from embedloop.review.vectors import QueryVectors
+from embedloop.warehouse import (
+    CANDIDATE_PAIRS,
+    DOCUMENT_CHUNKS,
+    EMBEDDING_CACHE,
+    FEEDBACK_HISTORY,
+    FEEDBACK_PAIRS,
+    HUMAN_EVAL,
+    PAIR_RETRIEVAL,
+    REVIEW_RECORDS,
+    SOURCE_DOCUMENTS,
+    read_table,
+    replace_tables,
+)
+
+GROUP = "human_feedback"
+
+
+def _argilla_failure(err: Exception, action: str) -> dg.Failure:
+    return dg.Failure(
+        description=f"{action} failed, nothing was written locally; the next run resumes. "
+        f"Cause: {err}"
+    )
+
+
+@dg.asset(
+    deps=["candidate_pairs"],
+    group_name=GROUP,
+    kinds={"argilla", "duckdb"},
+    description="The candidate pairs in an Argilla dataset for human review, most uncertain "
+    "first (metadata `priority`). Re-publishing updates records and never deletes one.",
+)
+def argilla_review_dataset(
+    settings: dg.ResourceParam[Settings],
+    duckdb: DuckDBResource,
+    argilla: dg.ResourceParam[ArgillaConnection],
+) -> dg.MaterializeResult:
+    started = time.perf_counter()
+    with duckdb.get_connection() as conn:
+        chunks = read_table(conn, DOCUMENT_CHUNKS)
+        docs = read_table(conn, SOURCE_DOCUMENTS)
+        rows = review_rows(
+            read_table(conn, CANDIDATE_PAIRS), chunks, docs, read_table(conn, PAIR_RETRIEVAL)
+        )
+        published = read_table(conn, REVIEW_RECORDS)
+        cache = read_table(conn, EMBEDDING_CACHE)
+    live_docs = set(docs.loc[~docs["deleted"].astype(bool), "doc_id"])
+    plan = plan_publication(
+        rows, published, live_docs, settings.argilla.max_records, datetime.now(UTC)
+    )
+    model_path = production_model_path(settings)
+    vectors = QueryVectors(model_path, cache)
+    try:
+        dataset = argilla_io.ensure_dataset(
+            argilla.client(), argilla.workspace, settings.argilla.dataset, vectors.dimension()
+        )
+        sent = argilla_io.publish(dataset, plan.to_send, vectors, settings.argilla.batch_size)
+    except argilla_io.CONNECTION_ERRORS as err:
+        raise _argilla_failure(err, "Publishing to Argilla") from err
+    # Written only once every batch is in Argilla: a failed run re-sends the same records.
+    with duckdb.get_connection() as conn:
+        replace_tables(conn, {REVIEW_RECORDS: plan.table})
+    table = plan.table
+    top = table[table["chunk_state"] == "current"].head(10)
+    states = table["chunk_state"].value_counts()
+    return dg.MaterializeResult(
+        metadata={
+            "dataset_url": dg.MetadataValue.url(
+                f"{argilla.api_url}/dataset/{dataset.id}/annotation-mode"
+            ),
+            "records": dg.MetadataValue.int(len(table)),
+            "sent": dg.MetadataValue.int(sent),
+            "new": dg.MetadataValue.int(plan.new),
+            "updated": dg.MetadataValue.int(plan.updated),
+            "flagged_changed_or_removed": dg.MetadataValue.int(plan.flagged),
+            "by_state": dg.MetadataValue.md(
+                markdown_table([{"chunk_state": k, "records": int(v)} for k, v in states.items()])
+            ),
+            "most_uncertain": dg.MetadataValue.md(
+                markdown_table(top[["priority", "query", "doc_id"]].to_dict("records"))
+            ),
+            "vector_model": model_path,
+            "texts_encoded": dg.MetadataValue.int(vectors.encoded),
+            "duration_s": dg.MetadataValue.float(round(time.perf_counter() - started, 3)),
+            "dagster/row_count": dg.MetadataValue.int(len(table)),
+        }
+    )
+
+
+@dg.asset(
+    deps=["argilla_review_dataset"],
+    group_name=GROUP,
+    kinds={"argilla", "duckdb"},
+    description="Submitted reviews pulled from Argilla into an append-only history, the "
+    "per-pair decisions derived from it (accepted / partial / rejected, corrected queries) "
+    "and the human-validated evaluation set.",
+)
+def human_feedback(
+    settings: dg.ResourceParam[Settings],
+    duckdb: DuckDBResource,
+    argilla: dg.ResourceParam[ArgillaConnection],
+) -> dg.MaterializeResult:
+    try:
+        client = argilla.client()
+        dataset = argilla_io.find_dataset(client, argilla.workspace, settings.argilla.dataset)
+        pulled = (
+            argilla_io.fetch_responses(client, dataset)
+            if dataset is not None
+            else pd.DataFrame(columns=argilla_io.RESPONSE_COLUMNS)
+        )
+    except argilla_io.CONNECTION_ERRORS as err:
+        raise _argilla_failure(err, "Pulling feedback from Argilla") from err
+    with duckdb.get_connection() as conn:
+        history, appended = append_history(
+            read_table(conn, FEEDBACK_HISTORY), pulled, datetime.now(UTC)
+        )
+        decisions = decide(current_view(history), read_table(conn, REVIEW_RECORDS))
+        evaluation = human_eval_set(decisions)
+        replace_tables(
+            conn, {FEEDBACK_HISTORY: history, FEEDBACK_PAIRS: decisions, HUMAN_EVAL: evaluation}
+        )
+        conn.execute(CURRENT_VIEW_SQL)
+    counts = decisions["decision"].value_counts()
+    return dg.MaterializeResult(
+        metadata={
+            "responses_pulled": dg.MetadataValue.int(len(pulled)),
+            "history_appended": dg.MetadataValue.int(appended),
+            "history_rows": dg.MetadataValue.int(len(history)),
+            **{
+                f"pairs_{d}": dg.MetadataValue.int(int(counts.get(d, 0)))
+                for d in ("accepted", "partial", "rejected")
+            },
+            "corrected_queries": dg.MetadataValue.int(
+                int(decisions["corrected_query"].notna().sum())
+            ),
+            "human_eval_queries": dg.MetadataValue.int(len(evaluation)),
+            "annotators": dg.MetadataValue.int(int(history["user_id"].nunique())),
+            "dagster/row_count": dg.MetadataValue.int(len(decisions)),
+        }
+    )

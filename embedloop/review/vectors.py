@@ -1,0 +1,46 @@
+"""Query vectors for review records: what makes Argilla's "find similar" work.
+
+The production model's query embeddings, taken from the embedding cache when the pipeline
+already encoded the query; the model loads only if some query is not cached.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from embedloop.embedding_cache import encode_with_cache, model_key
+from embedloop.models import load_encoder
+
+
+class QueryVectors:
+    def __init__(self, model_path: str, cache: pd.DataFrame) -> None:
+        self.model_path = model_path
+        self.key = model_key(model_path)
+        self.cache = cache
+        self.encoded = 0
+        self._model: Any = None
+
+    def _load(self) -> Any:
+        if self._model is None:
+            self._model = load_encoder(self.model_path)
+        return self._model
+
+    def encode(self, *args: Any, **kwargs: Any) -> Any:
+        return self._load().encode(*args, **kwargs)
+
+    def dimension(self) -> int:
+        usable = self.cache[self.cache["model_key"] == self.key]
+        if len(usable):
+            return len(usable["embedding"].iloc[0]) // 4  # float32 blobs
+        return int(self._load().get_sentence_embedding_dimension())
+
+    def __call__(self, rows: pd.DataFrame) -> list[list[float] | None]:
+        """A vector per row; None for flagged rows (their chunk changed or vanished)."""
+        current = rows["chunk_state"] == "current"
+        keys, texts = list(rows.loc[current, "pair_id"]), list(rows.loc[current, "query"])
+        encoded = encode_with_cache(self, keys, texts, self.cache, self.key, what="queries")
+        self.encoded += encoded.encoded
+        by_key = dict(zip(keys, encoded.vectors.tolist(), strict=True))
+        return [by_key.get(p) for p in rows["pair_id"]]
