@@ -7,7 +7,7 @@ FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 # The local Argilla server lives in its own virtualenv (its pins clash with ours).
 ARGILLA_VENV ?= services/argilla/.venv
 export EMBEDLOOP_ARGILLA_VENV := $(abspath $(ARGILLA_VENV))
-ARGILLA := $(BIN)/python -m services.argilla --data-dir $(DATA_DIR)/argilla
+ARGILLA := $(BIN)/python -m services.argilla --data-dir $${EMBEDLOOP_ARGILLA_DATA:-$(DATA_DIR)/argilla}
 
 # The embedded instance (SQLite) for demo and dev; tests use their own temporary ones.
 DAGSTER_HOME ?= $(abspath $(DATA_DIR))/dagster_home
@@ -37,7 +37,8 @@ $(ARGILLA_VENV)/.installed: services/argilla/requirements.txt services/argilla/c
 	@$(ARGILLA_VENV)/bin/pip check > /dev/null
 	@touch $@
 
-# Argilla's API and UI on http://127.0.0.1:6900 (user argilla, password embedloop-local).
+# Argilla's API and UI on http://127.0.0.1:6900 (user argilla; the first start prints the
+# password and keeps it in $(DATA_DIR)/argilla/credentials.json).
 argilla-up: setup argilla-setup
 	@$(ARGILLA) start
 

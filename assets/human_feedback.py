@@ -7,6 +7,7 @@ sensor that retrains on new feedback is ``orchestration/sensors.py``.
 
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -24,7 +25,13 @@ from embedloop.review.feedback import (
     decide,
     human_eval_set,
 )
-from embedloop.review.records import plan_publication, review_rows
+from embedloop.review.records import (
+    Publication,
+    mirror_of,
+    plan_publication,
+    review_rows,
+    review_target,
+)
 from embedloop.review.vectors import QueryVectors
 from embedloop.warehouse import (
     CANDIDATE_PAIRS,
@@ -35,6 +42,7 @@ from embedloop.warehouse import (
     HUMAN_EVAL,
     PAIR_RETRIEVAL,
     REVIEW_RECORDS,
+    REVIEW_TARGET,
     SOURCE_DOCUMENTS,
     read_table,
     replace_tables,
@@ -64,54 +72,68 @@ def argilla_review_dataset(
 ) -> dg.MaterializeResult:
     started = time.perf_counter()
     with duckdb.get_connection() as conn:
-        chunks = read_table(conn, DOCUMENT_CHUNKS)
         docs = read_table(conn, SOURCE_DOCUMENTS)
         rows = review_rows(
-            read_table(conn, CANDIDATE_PAIRS), chunks, docs, read_table(conn, PAIR_RETRIEVAL)
+            read_table(conn, CANDIDATE_PAIRS),
+            read_table(conn, DOCUMENT_CHUNKS),
+            docs,
+            read_table(conn, PAIR_RETRIEVAL),
         )
         published = read_table(conn, REVIEW_RECORDS)
+        stored_target = read_table(conn, REVIEW_TARGET)
         cache = read_table(conn, EMBEDDING_CACHE)
     live_docs = set(docs.loc[~docs["deleted"].astype(bool), "doc_id"])
-    plan = plan_publication(
-        rows, published, live_docs, settings.argilla.max_records, datetime.now(UTC)
-    )
     model_path = production_model_path(settings)
     vectors = QueryVectors(model_path, cache)
+    now = datetime.now(UTC)
+    name = settings.argilla.dataset
     try:
         dataset = argilla_io.ensure_dataset(
-            argilla.client(), argilla.workspace, settings.argilla.dataset, vectors.dimension()
+            argilla.client(), argilla.workspace, name, vectors.dimension()
         )
+        target = review_target(argilla.api_url, argilla.workspace, name, str(dataset.id), now)
+        mirror, target = mirror_of(published, stored_target, target)
+        plan = plan_publication(rows, mirror, live_docs, settings.argilla.max_records, now)
         sent = argilla_io.publish(dataset, plan.to_send, vectors, settings.argilla.batch_size)
     except argilla_io.CONNECTION_ERRORS as err:
         raise _argilla_failure(err, "Publishing to Argilla") from err
     # Written only once every batch is in Argilla: a failed run re-sends the same records.
     with duckdb.get_connection() as conn:
-        replace_tables(conn, {REVIEW_RECORDS: plan.table})
-    table = plan.table
-    top = table[table["chunk_state"] == "current"].head(10)
-    states = table["chunk_state"].value_counts()
+        replace_tables(conn, {REVIEW_RECORDS: plan.table, REVIEW_TARGET: target})
     return dg.MaterializeResult(
         metadata={
             "dataset_url": dg.MetadataValue.url(
                 f"{argilla.api_url}/dataset/{dataset.id}/annotation-mode"
             ),
-            "records": dg.MetadataValue.int(len(table)),
+            **_publication_metadata(plan),
             "sent": dg.MetadataValue.int(sent),
-            "new": dg.MetadataValue.int(plan.new),
-            "updated": dg.MetadataValue.int(plan.updated),
-            "flagged_changed_or_removed": dg.MetadataValue.int(plan.flagged),
-            "by_state": dg.MetadataValue.md(
-                markdown_table([{"chunk_state": k, "records": int(v)} for k, v in states.items()])
-            ),
-            "most_uncertain": dg.MetadataValue.md(
-                markdown_table(top[["priority", "query", "doc_id"]].to_dict("records"))
+            "republished_to_new_dataset": dg.MetadataValue.bool(
+                len(published) > 0 and mirror is not published
             ),
             "vector_model": model_path,
             "texts_encoded": dg.MetadataValue.int(vectors.encoded),
             "duration_s": dg.MetadataValue.float(round(time.perf_counter() - started, 3)),
-            "dagster/row_count": dg.MetadataValue.int(len(table)),
         }
     )
+
+
+def _publication_metadata(plan: Publication) -> dict[str, Any]:
+    table = plan.table
+    top = table[table["chunk_state"] == "current"].head(10)
+    states = table["chunk_state"].value_counts()
+    return {
+        "records": dg.MetadataValue.int(len(table)),
+        "new": dg.MetadataValue.int(plan.new),
+        "updated": dg.MetadataValue.int(plan.updated),
+        "flagged_changed_or_removed": dg.MetadataValue.int(plan.flagged),
+        "by_state": dg.MetadataValue.md(
+            markdown_table([{"chunk_state": k, "records": int(v)} for k, v in states.items()])
+        ),
+        "most_uncertain": dg.MetadataValue.md(
+            markdown_table(top[["priority", "query", "doc_id"]].to_dict("records"))
+        ),
+        "dagster/row_count": dg.MetadataValue.int(len(table)),
+    }
 
 
 @dg.asset(

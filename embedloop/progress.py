@@ -38,6 +38,8 @@ class Progress:
         self.started = time.perf_counter()
         self._next_tenth = 1
         self._bar: Any = None
+        if total > 0:
+            log.info("%s: 0/%d %s", what, total, unit)
         if _show_bars and total > 0:
             from tqdm.auto import tqdm
 

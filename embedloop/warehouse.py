@@ -200,6 +200,19 @@ REVIEW_RECORDS = Table(
     },
 )
 
+# Which Argilla dataset review_records mirrors: a different server, workspace or dataset id
+# (a renamed dataset, a wiped or restored server) means nothing there is published yet.
+REVIEW_TARGET = Table(
+    "review_target",
+    {
+        "api_url": "VARCHAR",
+        "workspace": "VARCHAR",
+        "dataset": "VARCHAR",
+        "dataset_id": "VARCHAR",
+        "since": "TIMESTAMPTZ",
+    },
+)
+
 # Every response version ever pulled from Argilla. Append-only: rows are never updated or
 # deleted, so nothing is lost if a record or response later disappears from Argilla.
 FEEDBACK_HISTORY = Table(

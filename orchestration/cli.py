@@ -1,6 +1,6 @@
 """``embedloop``: run the pipeline, export a model or try a search, without the UI.
 
-embedloop run [--verbose] [--config FILE]
+embedloop run [--wait] [--verbose] [--config FILE]
 embedloop export-model --stage production|latest --to DIR [--config FILE]
 embedloop search "question" [--k 5] [--config FILE]
 """
@@ -47,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--verbose", action="store_true", help="print a failing step's whole traceback"
     )
+    run.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another run is using the data directory, wait for it instead of failing",
+    )
     run.set_defaults(handler=_run)
 
     export = sub.add_parser("export-model", help="write a model directory")
@@ -66,16 +71,21 @@ def _parser() -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from orchestration.definitions import build_definitions
     from orchestration.run_report import RunReport
+    from orchestration.stale_runs import fail_dead_runs
 
     _quiet_libraries()
     show_bars(sys.stderr.isatty())
     report = RunReport(verbose=args.verbose)
-    defs = build_definitions(args.config, loggers={"progress": report.logger()})
+    defs = build_definitions(
+        args.config, loggers={"progress": report.logger()}, wait_for_lock=args.wait
+    )
     home = os.environ.get("DAGSTER_HOME")
     if home:
         # Record the run where the UI looks; Dagster wants the directory to exist.
         Path(home).mkdir(parents=True, exist_ok=True)
     instance = dg.DagsterInstance.get() if home else dg.DagsterInstance.ephemeral()
+    for run_id in fail_dead_runs(instance):
+        print(f"marked run {run_id} failed: its process is gone")
     print(f"embedloop run: data in {settings.data_dir}" + (f", recorded in {home}" if home else ""))
     result = defs.resolve_job_def("embedloop_job").execute_in_process(
         instance=instance,
@@ -107,12 +117,16 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
     from training.registry import export_model_version
 
     target: Path = args.to
+    if target.exists() and not target.is_dir():
+        raise CliError(f"{target} exists and is not a directory")
     if target.exists() and any(target.iterdir()):
         raise CliError(f"{target} exists and is not empty")
+    existed = target.exists()
     try:
         version = export_model_version(settings, args.stage, target)
     except LookupError as err:
-        shutil.rmtree(target, ignore_errors=True)
+        if not existed:  # remove only what this command created
+            shutil.rmtree(target, ignore_errors=True)
         raise CliError(str(err)) from None
     print(f"exported {settings.training.model_name} version {version} ({args.stage}) to {target}")
     return 0

@@ -32,16 +32,22 @@ ALL_ASSETS = [
 
 
 def build_definitions(
-    config_file: Path | str | None = None, loggers: dict[str, Any] | None = None
+    config_file: Path | str | None = None,
+    loggers: dict[str, Any] | None = None,
+    wait_for_lock: bool = True,
 ) -> dg.Definitions:
-    """The code location for a config file (default: $EMBEDLOOP_CONFIG or ./embedloop.yaml)."""
+    """The code location for a config file (default: $EMBEDLOOP_CONFIG or ./embedloop.yaml).
+
+    ``wait_for_lock``: a run started while another holds the data directory queues behind
+    it (runs Dagster launches) or fails at once naming it (`embedloop run` without --wait).
+    """
     settings = load_settings(config_file or config_path())
     return dg.Definitions(
         assets=ALL_ASSETS,
         asset_checks=ALL_CHECKS,
         jobs=ALL_JOBS,
         sensors=[build_feedback_sensor(settings)],
-        resources=build_resources(config_file),
+        resources=build_resources(config_file, wait_for_lock=wait_for_lock),
         # Steps run one after the other in the run's process: DuckDB admits one writing
         # process at a time, and distilabel pipelines must start from a main thread.
         executor=dg.in_process_executor,

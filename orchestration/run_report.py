@@ -67,6 +67,12 @@ class RunReport:
             self._on_check(event.event_specific_data, step)
         elif kind in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED"):
             self._finish(event, kind, step, created)
+        elif kind == "RESOURCE_INIT_FAILURE" and self.failure is None:
+            # Before any step: a resource could not start (e.g. the run lock is taken).
+            line = StepLine("start", "FAILED", 0.0, _failure_message(event, self.verbose))
+            self.failure = line
+            self.steps.append(line)
+            self.print_line(f"  {line.step:<36} {line.status:<7} {line.detail}")
 
     def _on_check(self, data: Any, step: str) -> None:
         asset = data.asset_key.to_user_string()

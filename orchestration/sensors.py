@@ -21,6 +21,7 @@ from embedloop.review.argilla_io import (
     feedback_state,
 )
 from orchestration.jobs import retraining_job
+from orchestration.stale_runs import fail_dead_runs
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,9 @@ def build_feedback_sensor(settings: Settings) -> dg.SensorDefinition:
     def argilla_feedback_sensor(
         context: dg.SensorEvaluationContext, argilla: dg.ResourceParam[ArgillaConnection]
     ) -> dg.SensorResult | dg.SkipReason:
+        # A killed run would otherwise hold the one run slot forever.
+        for run_id in fail_dead_runs(context.instance):
+            context.log.warning(f"marked run {run_id} failed: its process is gone")
         cursor = FeedbackCursor.parse(context.cursor)
         try:
             state = feedback_state(argilla.client(), argilla.workspace, dataset)

@@ -121,17 +121,34 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# What the stack and the Dagster resources read: set for the argilla_stack session only.
+ARGILLA_ENV = ("ARGILLA_API_KEY", "ARGILLA_PASSWORD", "ARGILLA_API_URL", "EMBEDLOOP_ARGILLA_DATA")
+
+
 @pytest.fixture(scope="session")
 def argilla_stack(tmp_path_factory: pytest.TempPathFactory):
-    """A real local Argilla (API server, worker, Redis; SQL search) for the whole session."""
+    """A real local Argilla (API server, worker, Redis; SQL search) for the whole session.
+
+    As after `make argilla-up`: the owner's key is generated on start and kept in the
+    stack's credentials file, and ARGILLA_API_KEY is unset, so `build_resources` (and the
+    CLI) find that key through EMBEDLOOP_ARGILLA_DATA, exported for the session. Clients
+    built by hand take ``argilla_stack.api_key``."""
     from services.argilla.stack import config_from_env, start, stop
 
+    saved = {name: os.environ.pop(name, None) for name in ARGILLA_ENV}
     cfg = config_from_env(
         tmp_path_factory.mktemp("argilla"), port=_free_port(), redis_port=_free_port()
     )
-    start(cfg)  # raises with the server's log tail if it cannot start
-    yield cfg
-    stop(cfg)
+    try:
+        start(cfg)  # raises with the server's log tail if it cannot start
+        os.environ["EMBEDLOOP_ARGILLA_DATA"] = str(cfg.data_dir)
+        yield cfg
+    finally:
+        stop(cfg)
+        for name, value in saved.items():
+            os.environ.pop(name, None)
+            if value is not None:
+                os.environ[name] = value
 
 
 @pytest.fixture

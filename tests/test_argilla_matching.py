@@ -190,3 +190,17 @@ def test_metadata_metrics() -> None:
     )
     assert numeric_range(DOCS, Path("metadata", "priority")) == (2, 12)
     assert numeric_range(DOCS, Path("metadata", "missing")) == (None, None)
+
+
+def test_string_range_bounds_are_read_like_elasticsearch_or_refused() -> None:
+    # The API accepts strings as range bounds (meant for dates); a string compared with a
+    # number used to raise TypeError: HTTP 500. Now numbers and ISO dates are read...
+    priority = Path("metadata", "priority")
+    assert matching(Range(priority, ge="7")) == matching(Range(priority, ge=7)) == ["r0", "r3"]
+    assert matching(Range(priority, ge=" 2 ", le="7.0")) == ["r0", "r1"]
+    since = datetime(2026, 1, 1, 0, 0, 2).isoformat()
+    assert matching(Range(Path("record", "inserted_at"), ge=since)) == ["r2", "r3"]
+    # ...and anything else is a ValueError, which the server answers with 422.
+    for bad in ("abc", "", "nan", "inf", True):
+        with pytest.raises(ValueError, match=r"metadata\.priority: bound .* neither a number"):
+            Range(priority, ge=bad)

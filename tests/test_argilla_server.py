@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import os
+import stat
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import argilla as rg
+import dagster as dg
 import httpx
 import pytest
 
-from services.argilla.stack import StackConfig, api_answers, status
+from services.argilla.credentials import refuse_public_bind
+from services.argilla.stack import (
+    PROCESSES,
+    StackConfig,
+    StackError,
+    api_answers,
+    config_from_env,
+    start,
+    status,
+    stop,
+)
+from tests.conftest import ARGILLA_ENV, _free_port, write_config
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -218,3 +237,171 @@ def test_a_wrong_api_key_names_the_variable_to_set(argilla_stack: StackConfig) -
     connection = ArgillaConnection(api_url=argilla_stack.api_url, api_key="wrong", workspace="w")
     with pytest.raises(ArgillaUnavailable, match="rejected the API key: set ARGILLA_API_KEY"):
         connection.client()
+
+
+def test_a_range_filter_with_a_string_bound_is_read_or_refused_not_a_crash(
+    dataset: rg.Dataset, argilla_client: rg.Argilla
+) -> None:
+    def search(bound: object) -> httpx.Response:
+        condition = {
+            "type": "range",
+            "scope": {"entity": "metadata", "metadata_property": "priority"},
+            "ge": bound,
+        }
+        return argilla_client.api.http_client.post(
+            f"/api/v1/datasets/{dataset.id}/records/search",
+            json={"filters": {"and": [condition]}},
+        )
+
+    refused = search("abc")
+    assert refused.status_code == 422, refused.text
+    assert "neither a number nor a date" in refused.text
+    numeric = search("4")  # read as a number, as Elasticsearch does
+    assert numeric.status_code == 200, numeric.text
+    assert sorted(i["record"]["external_id"] for i in numeric.json()["items"]) == ["p4", "p5"]
+
+
+# --- credentials and processes ------------------------------------------------------------
+
+
+def _recording_venv(tmp_path: Path, real: Path) -> tuple[Path, Path]:
+    """A virtualenv whose python and redis-server write their command line to a log, then
+    run the real ones: it sees even the short-lived setup commands."""
+    venv, log = tmp_path / "venv", tmp_path / "argv.log"
+    (venv / "bin").mkdir(parents=True)
+    for name in ("python", "redis-server"):
+        shim = venv / "bin" / name
+        shim.write_text(f'#!/bin/sh\necho "$0 $*" >> "{log}"\nexec "{real / "bin" / name}" "$@"\n')
+        shim.chmod(0o755)
+    return venv, log
+
+
+def _sessions(*leaders: object) -> list[int]:
+    """Every live process in the sessions these processes lead (the worker pool's too)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            text = (entry / "stat").read_text() if entry.name.isdigit() else ""
+        except OSError:
+            continue
+        if text and int(text[text.rindex(")") + 2 :].split()[3]) in leaders:
+            found.append(int(entry.name))
+    return found
+
+
+def test_first_start_makes_private_credentials_kept_off_every_command_line(
+    tmp_path: Path,
+) -> None:
+    data, port, redis_port = tmp_path / "stack", _free_port(), _free_port()
+    venv, argv_log = _recording_venv(tmp_path, config_from_env(data).venv)
+    env = {k: v for k, v in os.environ.items() if k not in ARGILLA_ENV}
+    env |= {"EMBEDLOOP_ARGILLA_VENV": str(venv), "ARGILLA_PASSWORD": "a-chosen-ui-password"}
+    cli = [sys.executable, "-m", "services.argilla", "--data-dir", str(data)]
+    cli += ["--port", str(port), "--redis-port", str(redis_port), "start"]
+    cfg = config_from_env(data, port=port, redis_port=redis_port, venv=venv)
+    try:
+        first = subprocess.run(cli, env=env, cwd=ROOT, capture_output=True, text=True)
+        assert first.returncode == 0, first.stdout + first.stderr
+        stored = cfg.stored_credentials()
+        assert stored is not None and stored.generated and len(stored.api_key) >= 32
+        assert stored.password == "a-chosen-ui-password"
+        assert stat.S_IMODE(cfg.credentials_file.stat().st_mode) == 0o600
+        assert stored.api_key in first.stdout  # shown on the start that made it
+        assert api_answers(cfg)
+        well_known = {"X-Argilla-Api-Key": "embedloop.local.owner.key"}
+        assert httpx.get(f"{cfg.api_url}/api/v1/me", headers=well_known).status_code == 401
+
+        secrets = (stored.api_key, stored.password)
+        info = status(cfg)
+        children = _sessions(*(info[p] for p in PROCESSES))
+        assert len(children) >= 3
+        for pid in children:
+            for part in ("cmdline", "environ"):
+                seen = Path(f"/proc/{pid}/{part}").read_bytes().decode(errors="replace")
+                assert not any(secret in seen for secret in secrets), (pid, part)
+        assert "sqlsearch.owner" in argv_log.read_text()  # the setup commands ran...
+        assert not any(secret in argv_log.read_text() for secret in secrets)  # ...clean
+
+        again = subprocess.run(cli, env=env, cwd=ROOT, capture_output=True, text=True)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert not any(secret in again.stdout + again.stderr for secret in secrets)
+        assert cfg.stored_credentials() == stored  # reused, not made anew
+    finally:
+        stop(cfg)
+
+
+@pytest.mark.parametrize("key", [None, "embedloop.local.owner.key"])
+def test_a_public_address_needs_a_strong_key_of_ones_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str | None
+) -> None:
+    for name in ARGILLA_ENV:
+        monkeypatch.delenv(name, raising=False)
+    if key:
+        monkeypatch.setenv("ARGILLA_API_KEY", key)
+    cfg = config_from_env(
+        tmp_path / "public", host="0.0.0.0", port=_free_port(), redis_port=_free_port()
+    )
+    try:
+        with pytest.raises(
+            StackError, match=r"refusing to listen on '0\.0\.0\.0'.*ARGILLA_API_KEY"
+        ):
+            start(cfg)
+        assert not cfg.credentials_file.exists()
+        assert [status(cfg)[p] for p in PROCESSES] == [None, None, None]
+    finally:
+        stop(cfg)
+    refuse_public_bind("0.0.0.0", "k" * 40)  # a key of one's own is enough
+    refuse_public_bind("localhost", None)  # and loopback needs none
+
+
+@pytest.mark.parametrize(
+    "pid_file",
+    ["{pid}\n", '{{"pid": {pid}, "started": "some-other-boot:1234"}}\n'],
+    ids=["pid-only", "other-start-time"],
+)
+def test_a_stale_pid_file_never_signals_an_unrelated_process(tmp_path: Path, pid_file: str) -> None:
+    cfg = StackConfig(data_dir=tmp_path / "stale", port=_free_port(), redis_port=_free_port())
+    unrelated = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        for process in PROCESSES:
+            cfg.pid_file(process).parent.mkdir(parents=True, exist_ok=True)
+            cfg.pid_file(process).write_text(pid_file.format(pid=unrelated.pid))
+        assert stop(cfg, timeout=2) == []
+        assert unrelated.poll() is None  # still alive: nothing was signalled
+        assert not any(cfg.pid_file(p).exists() for p in PROCESSES)  # stale files gone
+        for process in PROCESSES:
+            cfg.pid_file(process).write_text(pid_file.format(pid=unrelated.pid))
+        info = status(cfg)
+        assert [info[p] for p in PROCESSES] == [None, None, None]
+        assert info["api_answers"] is False and unrelated.poll() is None
+    finally:
+        unrelated.kill()
+        unrelated.wait()
+
+
+def test_resources_send_the_local_key_to_a_loopback_url_only(
+    argilla_stack: StackConfig, tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orchestration.resources import build_resources
+
+    monkeypatch.delenv("ARGILLA_API_KEY", raising=False)
+    monkeypatch.setenv("EMBEDLOOP_ARGILLA_DATA", str(argilla_stack.data_dir))
+
+    def argilla(name: str, api_url: str) -> dg.ConfigurableResource:
+        config = write_config(
+            tmp_path / name, corpus, tmp_path / "data", argilla={"api_url": api_url}
+        )
+        return build_resources(config)["argilla"]  # builds whatever the URL
+
+    with dg.build_resources({"argilla": argilla("local.yaml", argilla_stack.api_url)}) as built:
+        assert built.argilla.api_key == argilla_stack.api_key
+        assert built.argilla.client().me.username == "argilla"
+
+    remote = argilla("remote.yaml", "https://argilla.example.com")
+    with (
+        pytest.raises(dg.DagsterResourceFunctionError) as failed,
+        dg.build_resources({"argilla": remote}),
+    ):
+        pass
+    message = str(failed.value.__cause__)
+    assert "no API key for Argilla at https://argilla.example.com: set ARGILLA_API_KEY" in message

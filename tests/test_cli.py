@@ -60,6 +60,7 @@ def test_run_then_search_and_export(
     run_id = out.strip().split()[-2]
     with dg.DagsterInstance.from_config(str(home)) as instance:
         messages = [entry.user_message for entry in instance.all_logs(run_id)]
+        assert instance.run_monitoring_enabled  # the daemon fails runs that never end
     assert any(m.startswith("encoding chunks: ") for m in messages)
     assert any(m.startswith("training: ") for m in messages)
 
@@ -88,6 +89,17 @@ def test_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["--config", str(config), "export-model", "--to", str(target)]) == 2
     assert "no production version" in capsys.readouterr().err
     assert not target.exists()
+
+    # An empty directory the user made stays; a file is refused, not overwritten.
+    target.mkdir()
+    assert main(["--config", str(config), "export-model", "--to", str(target)]) == 2
+    assert "no production version" in capsys.readouterr().err
+    assert target.is_dir()
+    file = tmp_path / "model.bin"
+    file.write_text("keep me")
+    assert main(["--config", str(config), "export-model", "--to", str(file)]) == 2
+    assert "is not a directory" in capsys.readouterr().err
+    assert file.read_text() == "keep me"
 
 
 def test_empty_corpus_stops_at_the_quality_gate(

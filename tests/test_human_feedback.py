@@ -88,7 +88,9 @@ def _sensor(project: Project, cursor: str | None, api_url: str | None = None):  
         api_key=project.stack.api_key,
         workspace="embedloop",
     )
-    context = dg.build_sensor_context(cursor=cursor, resources={"argilla": resource})
+    context = dg.build_sensor_context(
+        cursor=cursor, resources={"argilla": resource}, instance=dg.DagsterInstance.ephemeral()
+    )
     return sensor(context), context
 
 

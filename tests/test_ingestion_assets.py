@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -144,6 +145,25 @@ def test_failed_source_keeps_its_rows_and_other_sources_refresh(
     )
     assert counts == {"docs": 6, "other": 2}
     assert broken.exists()
+
+
+def test_file_name_that_is_not_utf8_is_skipped_not_fatal(tmp_path: Path) -> None:
+    """One such name once reached DuckDB as a lone surrogate and aborted all ingestion."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "good.md").write_text("# Good\n\nA page with an ordinary file name.\n")
+    fd = os.open(bytes(docs) + b"/\xff.md", os.O_CREAT | os.O_WRONLY, 0o644)
+    os.write(fd, b"# Bad name\n\nFine content under a file name that is not UTF-8.\n")
+    os.close(fd)
+    config = write_config(
+        tmp_path / "c.yaml", docs, tmp_path / "data", ingestion={"max_skipped_ratio": 1.0}
+    )
+    result = materialize(config)
+    assert result.success
+    assert query(config, "SELECT doc_id FROM source_documents") == [("docs:good.md",)]
+    assert query(config, "SELECT relpath, uri, reason FROM skipped_documents") == [
+        ("\\xff.md", docs.as_uri() + "/%FF.md", "file name is not valid UTF-8")
+    ]
 
 
 def test_too_many_skipped_files_block_chunking(tmp_path: Path, corpus: Path) -> None:

@@ -36,6 +36,9 @@ def test_materialization_is_stored_in_postgres(
     with dg.DagsterInstance.get() as instance:
         assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        # A run that never starts or never ends is failed by the daemon.
+        assert instance.run_monitoring_enabled
+        assert instance.run_monitoring_max_runtime_seconds > 0
         result = dg.materialize(
             [ingest_documents],
             resources=build_resources(config_file),

@@ -140,6 +140,21 @@ def test_unreadable_file_is_skipped_with_os_error(
     assert "index.html" in files(items)
 
 
+def test_non_utf8_file_name_is_skipped_with_a_storable_name(tree: Path, tmp_path: Path) -> None:
+    # Linux file names are bytes: os.walk hands \xff back as the lone surrogate \udcff,
+    # which no UTF-8 consumer (DuckDB) accepts.
+    fd = os.open(bytes(tree) + b"/guide/\xff.md", os.O_CREAT | os.O_WRONLY, 0o644)
+    os.write(fd, b"# Bad name\n")
+    os.close(fd)
+    items = scan(local(tree), tmp_path)
+    (bad,) = [i for i in items if isinstance(i, Skipped)]
+    assert bad.relpath == "guide/\\xff.md"
+    assert bad.reason == "file name is not valid UTF-8"
+    for text in (bad.relpath, bad.uri):
+        text.encode("utf-8")  # would raise on a surrogate
+    assert "guide/intro.md" in files(items)
+
+
 def test_fifo_is_not_read(tree: Path, tmp_path: Path) -> None:
     os.mkfifo(tree / "pipe.md")  # reading it would block forever
     assert skipped(scan(local(tree), tmp_path))["pipe.md"] == "not a regular file"
@@ -239,6 +254,77 @@ def test_bad_ref_and_missing_subpath_are_source_errors(origin: git.Repo, tmp_pat
         scan(git_source(origin, ref="no-such-branch"), tmp_path)
     with pytest.raises(SourceError, match=r"^source 'repo': subpath 'nope'"):
         scan(git_source(origin, subpath="nope"), tmp_path)
+
+
+# --- git arguments from an untrusted config -----------------------------------------------
+
+
+def unchecked_git_source(url: str, ref: str, name: str = "repo") -> GitSource:
+    """A GitSource that skipped pydantic validation, as model_construct allows."""
+    return GitSource.model_construct(kind="git", name=name, url=url, ref=ref)
+
+
+@pytest.mark.parametrize("as_uri", [False, True], ids=["local-path", "file-url"])
+def test_option_like_ref_is_refused_and_never_run(
+    origin: git.Repo, tmp_path: Path, as_uri: bool
+) -> None:
+    """`git fetch origin <ref>` once took `--upload-pack=CMD` as an option and ran CMD."""
+    repo_dir = Path(origin.working_tree_dir or ".")
+    pwned = tmp_path / "PWNED"
+    cfg = unchecked_git_source(
+        repo_dir.as_uri() if as_uri else str(repo_dir), f"--upload-pack=touch {pwned};"
+    )
+    with pytest.raises(SourceError, match=r"^source 'repo': git ref '--upload-pack=.*'-'"):
+        scan(cfg, tmp_path / "cache")
+    assert not pwned.exists()
+
+
+def test_git_commands_end_options_before_the_ref(origin: git.Repo, tmp_path: Path) -> None:
+    """Below the checks: even an unchecked ref reaches git only as a ref, never an option."""
+    pwned = tmp_path / "PWNED"
+    cfg = unchecked_git_source(str(origin.working_tree_dir), f"--upload-pack=touch {pwned};")
+    with pytest.raises(SourceError, match=r"ref '--upload-pack=.*' not found"):
+        sources._checkout(cfg, tmp_path / "clone")
+    assert not pwned.exists()
+
+
+def test_ext_transport_is_refused_whatever_git_config_allows(
+    origin: git.Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clone whose origin became `ext::CMD` must not run CMD, even if the user's git config
+    sets `protocol.allow=always` (simulated here through git's GIT_CONFIG_* variables)."""
+    checkout = tmp_path / "clone"
+    clone = git.Repo.clone_from(str(origin.working_tree_dir), checkout)  # an ordinary clone ...
+    pwned = tmp_path / "PWNED"
+    evil = f"ext::sh -c touch% {pwned}"
+    clone.git.remote("set-url", "origin", evil)  # ... whose remote was then tampered with
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", "protocol.allow")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", "always")
+    with pytest.raises(SourceError, match="transport 'ext' not allowed"):
+        sources._sync(unchecked_git_source(evil, "HEAD"), checkout)
+    assert not pwned.exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "name", "reason"),
+    [
+        ("ext::sh -c touch% {pwned}", "repo", "remote-helper transports"),
+        ("--upload-pack=touch {pwned}", "repo", "must not start with '-'"),
+        ("file:///nonexistent/repo.git", "..", "must be a plain directory name"),
+        ("file:///nonexistent/repo.git", ".", "must be a plain directory name"),
+    ],
+)
+def test_unchecked_url_and_name_are_refused_before_git_runs(
+    tmp_path: Path, url: str, name: str, reason: str
+) -> None:
+    cache, pwned = tmp_path / "cache", tmp_path / "PWNED"
+    (cache / "git" / "other" / ".git").mkdir(parents=True)  # another source's clone
+    cfg = unchecked_git_source(url.format(pwned=pwned), "HEAD", name=name)
+    with pytest.raises(SourceError, match=reason):
+        scan(cfg, cache)
+    assert (cache / "git" / "other" / ".git").is_dir()  # `.` and `..` used to delete it
+    assert not pwned.exists()
 
 
 def test_forge_uris_point_at_the_blob() -> None:

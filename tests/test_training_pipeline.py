@@ -14,6 +14,10 @@ singletons if another config was active in this process. The env is restored aft
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -344,3 +348,48 @@ def test_a_failed_training_run_raises_and_leaves_production_alone(
         run_finetune(config)
     assert "no-such-model" in str(failure.value) or "is empty" in str(failure.value)
     assert _production_state(project) == before
+
+
+def test_a_run_killed_mid_training_is_failed_by_the_next_run(project: Project, v1) -> None:
+    from zenml.client import Client
+    from zenml.enums import ExecutionStatus
+
+    from embedloop.run_lock import run_lock
+    from training.zenml_env import fail_abandoned_runs
+
+    config = project.config("endless", {"max_steps": 100_000})
+    script = f"from training.runner import run_finetune; run_finetune({str(config)!r})"
+    child = subprocess.Popen(
+        [sys.executable, "-c", script],
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    client = Client()
+    try:
+        deadline = time.monotonic() + 240
+        running: list[Any] = []
+        while not running and time.monotonic() < deadline and child.poll() is None:
+            time.sleep(1)
+            running = client.list_pipeline_runs(status="running", size=5).items
+        assert running, "the training run never reached ZenML's 'running' state"
+        train = running[0].steps.get("train_model")
+        deadline = time.monotonic() + 120
+        while (train is None or train.status != ExecutionStatus.RUNNING) and (
+            time.monotonic() < deadline
+        ):
+            time.sleep(1)
+            train = client.get_pipeline_run(running[0].id).steps.get("train_model")
+    finally:
+        os.killpg(child.pid, signal.SIGKILL)  # mid-training, with its workers
+        child.wait()
+    killed = running[0]
+    assert client.get_pipeline_run(killed.id).status == ExecutionStatus.RUNNING
+    # Without the run lock another run may be alive: nothing is touched.
+    assert fail_abandoned_runs(project.settings) == []
+    with run_lock(project.settings.data_dir, owner="next run"):
+        assert fail_abandoned_runs(project.settings) == [killed.name]
+    after = client.get_pipeline_run(killed.id)
+    assert after.status == ExecutionStatus.FAILED
+    assert after.steps["train_model"].status == ExecutionStatus.FAILED

@@ -16,7 +16,7 @@ from embedloop.config import Settings, load_settings
 from embedloop.metrics import Metrics, metrics_from_metadata
 from embedloop.models import production_dir
 from training.export import export_model, read_marker, version_dir
-from training.zenml_env import configure_zenml
+from training.zenml_env import configure_zenml, fail_abandoned_runs
 
 if TYPE_CHECKING:
     from zenml.models import ModelVersionResponse, PipelineRunResponse
@@ -71,6 +71,7 @@ def run_finetune(config_file: Path | str, dagster_run_id: str | None = None) -> 
     config_file = Path(config_file).resolve()
     settings = load_settings(config_file)
     configure_zenml(settings)
+    fail_abandoned_runs(settings)
     from zenml import Model
 
     from training.pipelines import finetune_embeddings

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from embedloop.config import Settings
+from embedloop.run_lock import holder
 
 CONFIG_PATH_ENV = "ZENML_CONFIG_PATH"
 STORE_URL_ENV = "ZENML_STORE_URL"
@@ -80,3 +81,38 @@ def _ensure_stack() -> None:
     stack = Client().active_stack_model
     if not stack.components:
         raise RuntimeError(f"ZenML stack {stack.name!r} has no components")
+
+
+def fail_abandoned_runs(settings: Settings) -> list[str]:
+    """Mark failed the runs a killed process left ``running`` in the project's own store.
+
+    Only while this process holds the data directory's run lock (``embedloop.run_lock``):
+    then no other embedloop run can be alive, so any unfinished run is abandoned. Never
+    for a shared ZenML server, where other people's runs may really be running.
+    """
+    if zenml_config_dir(settings) is None or not holds_run_lock(settings):
+        return []
+    from zenml.client import Client
+    from zenml.enums import ExecutionStatus
+    from zenml.models import PipelineRunUpdate, StepRunUpdate
+
+    client = Client()
+    reason = "abandoned: its process ended before the run did"
+    abandoned = []
+    for status in (s.value for s in ExecutionStatus if not s.is_finished):
+        for run in client.list_pipeline_runs(status=status, size=100).items:
+            for step in run.steps.values():
+                if not step.status.is_finished:
+                    client.zen_store.update_run_step(
+                        step.id, StepRunUpdate(status=ExecutionStatus.FAILED)
+                    )
+            client.zen_store.update_run(
+                run.id, PipelineRunUpdate(status=ExecutionStatus.FAILED, status_reason=reason)
+            )
+            abandoned.append(run.name)
+    return abandoned
+
+
+def holds_run_lock(settings: Settings) -> bool:
+    info = holder(settings.data_dir)
+    return info is not None and info.get("pid") == os.getpid()

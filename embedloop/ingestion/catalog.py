@@ -4,11 +4,16 @@ A re-run hashes every file but parses only those whose bytes changed. A file tha
 is kept as a tombstone (``deleted=True``) so downstream tables can drop what came from it.
 A file that is still there but no longer parses keeps its last good version: a broken edit
 should not silently remove a page from training.
+
+Whatever goes wrong while parsing one file (a `ParseError`, but also a parser bug, a
+`MemoryError` or a `RecursionError` on hostile input) becomes that file's skip reason:
+one document must never abort the refresh of all the others.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,11 +23,13 @@ from pathlib import Path
 import pandas as pd
 
 from embedloop.config import SourceConfig
-from embedloop.ingestion.parsers import ParseError, parse_document
+from embedloop.ingestion.parsers import ParsedDocument, ParseError, parse_document
 from embedloop.ingestion.sources import RawFile, Skipped, SourceError, scan_source
 from embedloop.warehouse import SKIPPED_DOCUMENTS, SOURCE_DOCUMENTS
 
 Scanner = Callable[[SourceConfig], Iterable[RawFile | Skipped]]
+log = logging.getLogger(__name__)
+_MAX_REASON = 300
 
 
 @dataclass
@@ -123,11 +130,9 @@ def _refresh_file(
     if old is not None and old["content_hash"] == digest and not old["deleted"]:
         counts["unchanged"] += 1
         return old
-    fallback_title = Path(item.relpath).stem
-    try:
-        parsed = parse_document(item.data, item.format, fallback_title=fallback_title)
-    except ParseError as err:
-        skipped.append(_skipped_row(item.source, item.relpath, item.uri, str(err), now))
+    parsed = _parse(item)
+    if isinstance(parsed, str):
+        skipped.append(_skipped_row(item.source, item.relpath, item.uri, parsed, now))
         return old
     counts["added" if old is None or old["deleted"] else "changed"] += 1
     return {
@@ -143,6 +148,21 @@ def _refresh_file(
         "updated_at": now,
         "deleted": False,
     }
+
+
+def _parse(item: RawFile) -> ParsedDocument | str:
+    """The parsed document, or the reason it is skipped."""
+    try:
+        return parse_document(item.data, item.format, fallback_title=Path(item.relpath).stem)
+    except ParseError as err:
+        return str(err)[:_MAX_REASON]
+    except MemoryError:
+        return "parser ran out of memory"
+    except RecursionError:
+        return "document nested too deeply to parse"
+    except Exception as err:  # a parser bug costs this one document, not the whole run
+        log.warning("parser failed on %s:%s", item.source, item.relpath, exc_info=True)
+        return f"parser failed: {type(err).__name__}: {err}"[:_MAX_REASON]
 
 
 def _tombstones(gone: pd.DataFrame, now: datetime, counts: Counter[str]) -> pd.DataFrame:

@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import re
+import warnings
 
-from bs4 import BeautifulSoup, Comment, Declaration, Doctype, NavigableString, Tag
+from bs4 import (
+    BeautifulSoup,
+    Comment,
+    Declaration,
+    Doctype,
+    MarkupResemblesLocatorWarning,
+    NavigableString,
+    Tag,
+    XMLParsedAsHTMLWarning,
+)
 from bs4.element import CData, PageElement, ProcessingInstruction
 
 from embedloop.ingestion.markdown_parser import escape_paragraph, fence, finalize
@@ -35,10 +45,14 @@ _SKIPPED_STRINGS = (Comment, Declaration, Doctype, CData, ProcessingInstruction)
 
 
 def _soup(text: str) -> BeautifulSoup:
-    try:
-        return BeautifulSoup(text, "lxml")
-    except Exception:  # lxml missing or choking on the input: the stdlib parser is slower but total
-        return BeautifulSoup(text, "html.parser")
+    with warnings.catch_warnings():
+        # XHTML pages (`<?xml ...?>` first) and one-word pages are still HTML to us.
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
+        try:
+            return BeautifulSoup(text, "lxml")
+        except Exception:  # lxml missing or choking: the stdlib parser is slower but total
+            return BeautifulSoup(text, "html.parser")
 
 
 def _names(tag: Tag) -> list[str]:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-import yaml
-
 # A backtick fence's info string cannot contain backticks (CommonMark): "```a`b" is prose.
 _FENCE_OPEN = re.compile(r"^[ \t]*(`{3,}(?=[^`]*$)|~{3,})(.*)$")
 _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*$")
@@ -24,12 +22,20 @@ _HTML_TAG_NAMES = (
     "a|abbr|b|big|blockquote|br|caption|center|cite|code|col|colgroup|dd|del|details|dfn|div|"
     "dl|dt|em|figcaption|figure|font|h[1-6]|hr|i|img|ins|kbd|li|mark|ol|p|picture|pre|q|s|samp|"
     "small|source|span|strike|strong|sub|summary|sup|table|tbody|td|tfoot|th|thead|tr|tt|u|ul|"
-    "var|video|audio|iframe|section|article|nav|header|footer|main|aside|label|button|input"
+    "var|video|audio|iframe|section|article|nav|header|footer|main|aside|label|button|input|"
+    "script|style|svg|noscript"
 )
 _HTML_TAG = re.compile(rf"</?(?:{_HTML_TAG_NAMES})\b(?:\s[^<>]*)?/?>", re.IGNORECASE)
 _JSX_TAG = re.compile(r"</?[A-Za-z][\w.:-]*(?:\s[^<>]*)?/?>|<>|</>")
 _MDX_COMMENT = re.compile(r"^\s*\{/\*.*\*/\}\s*$")
 _LANG = re.compile(r"[\w+#.-]+")
+# Raw HTML whose content is never prose: comments, CommonMark's <script>/<style> blocks,
+# <noscript> fallbacks and inline <svg> icons and diagrams (their <text> is not prose).
+_RAW_NAMES = "script|style|svg|noscript"
+_RAW_OPEN = re.compile(rf"^\s*(?:<!--|<({_RAW_NAMES})(?=[\s/>]|$))", re.IGNORECASE)
+_RAW_INLINE_OPEN = re.compile(rf"<!--|<({_RAW_NAMES})\b[^<>]*>", re.IGNORECASE)
+_SELF_CLOSED = re.compile(r"[^<>]*/>")  # the rest of `<svg ... />`: it ends where it starts
+_COMMENT_CLOSE = re.compile("-->")
 
 
 def fence(code: str, lang: str = "") -> str:
@@ -113,25 +119,51 @@ def first_heading(text: str, max_level: int = 1) -> str | None:
     return None
 
 
-def split_front_matter(text: str) -> tuple[dict[str, object], str]:
-    """Separate YAML (``---``) or TOML (``+++``) front matter from the body."""
-    match = re.match(r"^(---|\+\+\+)[ \t]*\n(.*?)\n(?:---|\.\.\.|\+\+\+)[ \t]*(?:\n|$)", text, re.S)
-    if not match:
-        return {}, text
-    body = text[match.end() :]
-    if match.group(1) == "+++":
-        title = re.search(r"""^title\s*=\s*["'](.*)["']\s*$""", match.group(2), re.M)
-        return ({"title": title.group(1)} if title else {}), body
-    try:
-        meta = yaml.safe_load(match.group(2))
-    except yaml.YAMLError:
-        meta = None  # broken front matter is still front matter: drop it, keep the body
-    return (meta if isinstance(meta, dict) else {}), body
+def _blank(match: re.Match[str]) -> str:
+    return " " * len(match.group(0))  # same length, so columns stay valid
+
+
+def _closer(name: str) -> re.Pattern[str]:
+    """What ends raw HTML opened by ``<name`` (a comment when name is empty)."""
+    return re.compile(rf"</{name}\s*>", re.IGNORECASE) if name else _COMMENT_CLOSE
+
+
+def _raw_spans(line: str) -> tuple[list[tuple[int, int]], int]:
+    """Spans of comments and script/style/svg elements within one line, and the column of
+    a ``<!--`` that the line leaves open (-1 if none). Code spans are code, not markup.
+
+    A closer that is missing is remembered, so a line full of openers stays linear (a lazy
+    regex such as ``<!--.*?-->`` is quadratic there).
+    """
+    masked = _CODE_SPAN.sub(_blank, line)
+    spans: list[tuple[int, int]] = []
+    missing: set[str] = set()
+    open_comment = -1
+    for opener in _RAW_INLINE_OPEN.finditer(masked):
+        if spans and opener.start() < spans[-1][1]:
+            continue
+        name = (opener.group(1) or "").lower()
+        if opener.group(0).endswith("/>"):  # `<svg ... />` ends where it starts
+            end = opener.end()
+        elif name not in missing and (found := _closer(name).search(masked, opener.end())):
+            end = found.end()
+        else:
+            missing.add(name)
+            open_comment = opener.start() if not name and open_comment < 0 else open_comment
+            continue
+        while end < len(line) and line[end] in " \t":
+            end += 1
+        spans.append((opener.start(), end))
+    return spans, open_comment
 
 
 def _strip_inline_tags(line: str, mdx: bool) -> str:
     tag = _JSX_TAG if mdx else _HTML_TAG
-    line = re.sub(r"<!--.*?-->", "", line)
+    kept, pos = [], 0
+    for start, end in _raw_spans(line)[0]:
+        kept.append(line[pos:start])
+        pos = end
+    line = "".join(kept) + line[pos:]
     parts: list[str] = []
     pos = 0
     for span in _CODE_SPAN.finditer(line):  # never touch `List<T>` inside code spans
@@ -173,6 +205,10 @@ class _MarkdownNormalizer:
         self.mdx = mdx
         self.out: list[str] = []
         self.kinds: list[str] = []
+        # Where a search for a closer failed: later searches for it would fail too, and
+        # remembering that keeps a page of unclosed openers linear instead of quadratic.
+        self.unclosed: dict[str, int] = {}
+        self.comment_unclosed_until = -1
 
     def emit(self, line: str, kind: str) -> None:
         self.out.append(line)
@@ -201,8 +237,8 @@ class _MarkdownNormalizer:
             return i + 1
         if self.is_indented_code(line):
             return self.indented_code(i)
-        if line.lstrip().startswith("<!--"):
-            return self.skip_until(i, "-->")
+        if raw := _RAW_OPEN.match(line):
+            return self.raw_block(i, raw)
         if self.mdx and re.match(r"^(import|export)\s", line):
             return _skip_statement(self.lines, i)
         if _MDX_COMMENT.match(line):
@@ -211,6 +247,8 @@ class _MarkdownNormalizer:
             return end
         if _is_tag_only(line):
             return i + 1
+        if i > self.comment_unclosed_until and (cut := _raw_spans(line)[1]) >= 0:
+            return self.inline_comment(i, cut)
         self.text_line(line)
         return i + 1
 
@@ -223,9 +261,56 @@ class _MarkdownNormalizer:
                 return None
         return None
 
-    def skip_until(self, i: int, end: str) -> int:
-        while i < len(self.lines) and end not in self.lines[i]:
+    def raw_block(self, i: int, opening: re.Match[str]) -> int:
+        """Skip raw HTML that never holds prose; text after its end on the same line stays.
+
+        An unclosed comment hides the rest of the page, as it does when rendered; an
+        unclosed tag hides only its paragraph, so a stray `<script` cannot eat a page.
+        """
+        name = (opening.group(1) or "").lower()
+        end: tuple[int, int] | None
+        if name and (closed := _SELF_CLOSED.match(self.lines[i], opening.end())):
+            end = (i, closed.end())
+        else:
+            end = self.find_closer(i, opening.end(), _closer(name))
+        if end is None:
+            return self.paragraph_end(i) if name else len(self.lines)
+        j, column = end
+        rest = self.lines[j][column:].strip()
+        if not rest:
+            return j + 1
+        self.lines[j] = rest  # shorter than before, so the next step makes progress
+        return j
+
+    def find_closer(self, i: int, column: int, closer: re.Pattern[str]) -> tuple[int, int] | None:
+        """``(line, column)`` just after the first `closer` at or after line i, column."""
+        if i >= self.unclosed.get(closer.pattern, len(self.lines)):
+            return None
+        for j in range(i, len(self.lines)):
+            found = closer.search(self.lines[j], column if j == i else 0)
+            if found:
+                return j, found.end()
+        self.unclosed[closer.pattern] = i + 1
+        return None
+
+    def paragraph_end(self, i: int) -> int:
+        i += 1
+        while i < len(self.lines) and self.lines[i].strip():
             i += 1
+        return i
+
+    def inline_comment(self, i: int, cut: int) -> int:
+        """``text <!-- a note`` closed on a later line of the paragraph: keep only the text."""
+        j = i + 1
+        while j < len(self.lines) and self.lines[j].strip():
+            column = self.lines[j].find("-->")
+            if column >= 0:
+                after = self.lines[j][column + 3 :].lstrip()
+                self.lines[j] = f"{self.lines[i][:cut].rstrip()} {after}"
+                return j
+            j += 1
+        self.comment_unclosed_until = j  # no line before j closes a comment either
+        self.text_line(self.lines[i])  # never closed in its paragraph: prose, not markup
         return i + 1
 
     def code_block(self, i: int, opener: str, lang: str) -> int:

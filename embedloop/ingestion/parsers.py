@@ -3,6 +3,11 @@
 Every format ends up in one Markdown dialect (see `markdown_parser`): ATX headings,
 ``` fences, ``- `` list items, blank-line separated paragraphs and no HTML. The chunker
 relies on that, so a new format only has to produce it.
+
+Files come from sources nobody here controls, so every parser answers any bytes with a
+document or a `ParseError` (the catalog's skip reason), and input is read as data only:
+front matter is never constructed into Python objects, YAML aliases are refused (a
+400-byte "billion laughs" file used to expand into a 722 MB title) and titles are capped.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+import yaml
+
 from embedloop.ingestion.html_parser import html_to_markdown
 from embedloop.ingestion.markdown_parser import (
     fence,
@@ -20,7 +27,6 @@ from embedloop.ingestion.markdown_parser import (
     first_heading,
     iter_lines_outside_fences,
     normalize_markdown,
-    split_front_matter,
 )
 from embedloop.ingestion.rst_parser import rst_to_markdown
 
@@ -36,7 +42,9 @@ FORMATS: dict[str, str] = {
     ".text": "text",
     ".ipynb": "notebook",
 }
-_MAX_TITLE = 120
+_MAX_TITLE = 120  # a plain-text file's first line is only a guess at a title
+# Every title is capped: it is stored per document and prefixed to its chunks.
+MAX_TITLE_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -76,12 +84,81 @@ def _decode(data: bytes) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+# --- front matter -----------------------------------------------------------------------------
+# Real front matter is a few lines of `key: value`; anything this big is not documentation.
+MAX_FRONT_MATTER_CHARS = 16_000
+_MAX_YAML_DEPTH = 32
+_YAML_NULL = "tag:yaml.org,2002:null"
+_FRONT_MATTER = re.compile(r"^(---|\+\+\+)[ \t]*\n(.*?)\n(?:---|\.\.\.|\+\+\+)[ \t]*(?:\n|$)", re.S)
+
+
+class _NodeLoader(yaml.SafeLoader):
+    """Builds the YAML node tree only, refusing aliases and deep nesting.
+
+    Aliases are what "billion laughs" bombs are made of (400 bytes of front matter that
+    expand to gigabytes once constructed and printed). Since no Python objects are built,
+    implicit ints and dates (``n: 1111...``, ``date: 2023-02-30``) cannot raise either.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            raise ParseError("front matter uses YAML aliases")
+        self.depth += 1
+        if self.depth > _MAX_YAML_DEPTH:
+            raise ParseError("front matter nested too deeply")
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def _scalar_fields(node: yaml.Node | None) -> dict[str, str]:
+    """The scalar values of a top-level mapping as written; lists and maps are left out."""
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    fields: dict[str, str] = {}
+    for key, value in node.value:  # a repeated key: the last one wins, as in safe_load
+        if isinstance(key, yaml.ScalarNode) and isinstance(value, yaml.ScalarNode):
+            fields[key.value] = "" if value.tag == _YAML_NULL else value.value
+    return fields
+
+
+def _yaml_fields(source: str) -> dict[str, str]:
+    try:  # the loader's constructor already raises, on control characters
+        return _scalar_fields(_NodeLoader(source).get_single_node())
+    except yaml.YAMLError:
+        return {}  # broken front matter is still front matter: drop it, keep the body
+
+
+def split_front_matter(text: str) -> tuple[str | None, str]:
+    """``(title, body)``: the front matter's title, if it has a usable one, and the rest.
+
+    YAML (``---``) and TOML (``+++``) front matter are recognised; only ``title`` is used.
+    Raises `ParseError` for front matter that is huge, uses YAML aliases or nests deeply.
+    """
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return None, text
+    source, body = match.group(2), text[match.end() :]
+    if len(source) > MAX_FRONT_MATTER_CHARS:
+        raise ParseError(f"front matter longer than {MAX_FRONT_MATTER_CHARS} characters")
+    if match.group(1) == "+++":
+        found = re.search(r"""^title\s*=\s*["'](.*)["']\s*$""", source, re.M)
+        title = found.group(1) if found else ""
+    else:
+        title = _yaml_fields(source).get("title", "")
+    title = " ".join(title.split())[:MAX_TITLE_CHARS]
+    return title or None, body
+
+
 def _parse_markdown(text: str, fallback_title: str) -> ParsedDocument:
-    meta, body = split_front_matter(text)
+    title, body = split_front_matter(text)
     markdown = normalize_markdown(body, mdx=_is_mdx(body, fallback_title))
-    title = meta.get("title")
-    title = str(title).strip() if title not in (None, "") else first_heading(markdown)
-    return ParsedDocument(title or fallback_title, markdown)
+    return ParsedDocument(title or first_heading(markdown) or fallback_title, markdown)
 
 
 def _parse_rst(text: str, fallback_title: str) -> ParsedDocument:
@@ -102,11 +179,12 @@ def _parse_text(text: str, fallback_title: str) -> ParsedDocument:
     return ParsedDocument(first_line[:_MAX_TITLE] or fallback_title, finalize(text))
 
 
-def _cell_source(cell: dict[str, object]) -> str:
+def _cell_source(cell: dict[str, object]) -> str | None:
+    """A cell's text; None when `source` is neither a string nor a list of strings."""
     source = cell.get("source", cell.get("input", ""))
-    if isinstance(source, list):
-        return "".join(str(part) for part in source)
-    return str(source)
+    if isinstance(source, list) and all(isinstance(part, str) for part in source):
+        return "".join(source)
+    return source if isinstance(source, str) else None
 
 
 def _notebook_cells(data: object) -> tuple[list[dict[str, object]], dict[str, object]]:
@@ -118,9 +196,8 @@ def _notebook_cells(data: object) -> tuple[list[dict[str, object]], dict[str, ob
     if isinstance(data.get("cells"), list):
         cells = data["cells"]
     elif isinstance(data.get("worksheets"), list):
-        cells = [
-            c for ws in data["worksheets"] if isinstance(ws, dict) for c in ws.get("cells", [])
-        ]
+        sheets = [ws for ws in data["worksheets"] if isinstance(ws, dict)]
+        cells = [c for ws in sheets if isinstance(ws.get("cells"), list) for c in ws["cells"]]
     else:
         raise ParseError("malformed notebook: no 'cells' list")
     if not all(isinstance(c, dict) for c in cells):
@@ -133,23 +210,31 @@ def _notebook_language(metadata: dict[str, object]) -> str:
         section = metadata.get(key)
         if isinstance(section, dict):
             name = section.get("name") if key == "language_info" else section.get("language")
-            if isinstance(name, str) and name:
+            # It becomes a fence's info string: a newline or backtick would break the fence.
+            if isinstance(name, str) and re.fullmatch(r"[\w+#.-]{1,40}", name):
                 return name.lower()
     return "python"
 
 
-def _parse_notebook(text: str, fallback_title: str) -> ParsedDocument:
+def _load_notebook(text: str) -> object:
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as err:
         raise ParseError(
             f"malformed notebook: invalid JSON ({err.msg}, line {err.lineno})"
         ) from None
-    cells, metadata = _notebook_cells(data)
+    except ValueError as err:  # e.g. an integer literal over Python's 4300-digit limit
+        raise ParseError(f"malformed notebook: {str(err).split(':')[0]}") from None
+
+
+def _parse_notebook(text: str, fallback_title: str) -> ParsedDocument:
+    cells, metadata = _notebook_cells(_load_notebook(text))
     language = _notebook_language(metadata)
+    sources = [(cell, source) for cell in cells if (source := _cell_source(cell)) is not None]
+    if cells and not sources:
+        raise ParseError("malformed notebook: no cell has a text source")
     blocks: list[str] = []
-    for cell in cells:
-        source = _cell_source(cell)
+    for cell, source in sources:
         if not source.strip():
             continue
         if cell.get("cell_type") == "markdown":
@@ -184,6 +269,9 @@ def parse_document(data: bytes, fmt: str, fallback_title: str) -> ParsedDocument
         doc = parser(text, fallback_title)
     except RecursionError:
         raise ParseError("document nested too deeply to parse") from None
+    except MemoryError:
+        raise ParseError("document too large to parse in memory") from None
     if not doc.text.strip():
         raise ParseError("empty document")
-    return ParsedDocument(doc.title.strip() or fallback_title, doc.text)
+    title = doc.title.strip()[:MAX_TITLE_CHARS].strip()
+    return ParsedDocument(title or fallback_title[:MAX_TITLE_CHARS], doc.text)

@@ -3,6 +3,12 @@
 `scan_source` yields a `RawFile` for every document and a `Skipped` for every file that
 looked like a document but could not be read; a source that fails as a whole (missing
 directory, unreachable remote, bad ref) raises `SourceError` instead.
+
+Git URLs and refs come from the config file, so they are handled as untrusted: they are
+checked again here (a config built with ``model_construct`` skips pydantic), every git
+command ends its options before them, and only plain transports are allowed (``ext::``
+runs arbitrary commands). File names are untrusted too: one that is not UTF-8 is skipped,
+not passed on, since the warehouse cannot store it.
 """
 
 from __future__ import annotations
@@ -19,7 +25,16 @@ from pathlib import Path
 
 import git
 
-from embedloop.config import GitSource, LocalSource, PythonStdlibSource, SourceConfig
+from embedloop.config import (
+    GIT_URL_SCHEMES,
+    GitSource,
+    LocalSource,
+    PythonStdlibSource,
+    SourceConfig,
+    check_git_ref,
+    check_git_url,
+    check_source_name,
+)
 from embedloop.ingestion.parsers import detect_format
 from embedloop.ingestion.stdlib_docs import docs_url, render_module
 
@@ -32,8 +47,11 @@ _GIT_ENV = {
     "GIT_SSH_COMMAND": "ssh -o BatchMode=yes -o ConnectTimeout=30",
     "GIT_HTTP_LOW_SPEED_LIMIT": "1000",  # bytes/s ...
     "GIT_HTTP_LOW_SPEED_TIME": "60",  # ... sustained this many seconds
+    # Only these transports, whatever git config says: no ext:: (runs commands), no fd::.
+    "GIT_ALLOW_PROTOCOL": ":".join(GIT_URL_SCHEMES),
 }
 _GIT_TIMEOUT_S = 900  # hard stop for one clone/fetch, however slowly it trickles
+_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _FORGE = re.compile(r"^https://(?:www\.)?(?:github\.com|gitlab\.[\w.-]+)/", re.IGNORECASE)
 
 
@@ -162,12 +180,24 @@ def scan_tree(
         if is_dir_link:  # links within the root add nothing: their target is scanned anyway
             target = Path(os.path.realpath(root / relpath))
             if not target.is_relative_to(real_root) and not matches(relpath + "/", exclude):
-                yield Skipped(source, relpath, uri_for(relpath), "symlink escapes source root")
+                yield _skip(source, relpath, uri_for, "symlink escapes source root")
             continue
         fmt = detect_format(relpath)
         if fmt is None or not matches(relpath, include) or matches(relpath, exclude):
             continue
+        if _printable(relpath) != relpath:  # bytes that are not UTF-8 (surrogate-escaped)
+            yield _skip(source, relpath, uri_for, "file name is not valid UTF-8")
+            continue
         yield _load(source, root, real_root, relpath, fmt, max_bytes, uri_for(relpath))
+
+
+def _printable(name: str) -> str:
+    r"""The name with undecodable bytes spelled out (``\xff``): always storable as UTF-8."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
+def _skip(source: str, relpath: str, uri_for: Callable[[str], str], reason: str) -> Skipped:
+    return Skipped(source, _printable(relpath), _printable(uri_for(relpath)), reason)
 
 
 def _load(
@@ -228,6 +258,16 @@ def _git_failure(cfg: GitSource, action: str, err: Exception) -> SourceError:
     return SourceError(cfg.name, f"cannot {action} {_redact(cfg.url)}: {_redact(reason)}")
 
 
+def _check_git_source(cfg: GitSource) -> None:
+    """Repeat the config checks: the name becomes a directory, url and ref git arguments."""
+    try:
+        check_source_name(cfg.name)
+        check_git_url(cfg.url)
+        check_git_ref(cfg.ref.strip())
+    except ValueError as err:
+        raise SourceError(cfg.name, str(err)) from None
+
+
 def _open_cached(cfg: GitSource, checkout: Path) -> git.Repo | None:
     """The cached clone if it is intact and points at the configured URL."""
     if not checkout.exists():
@@ -235,6 +275,7 @@ def _open_cached(cfg: GitSource, checkout: Path) -> git.Repo | None:
     try:
         repo = git.Repo(checkout)
         if repo.remotes.origin.url == cfg.url:
+            repo.git.update_environment(**_GIT_ENV)  # for every later command on this repo
             return repo
     except (git.InvalidGitRepositoryError, git.NoSuchPathError, AttributeError, ValueError):
         pass
@@ -247,13 +288,21 @@ def _sync(cfg: GitSource, checkout: Path) -> git.Repo:
     try:
         if repo is None:
             checkout.parent.mkdir(parents=True, exist_ok=True)
-            return git.Repo.clone_from(cfg.url, checkout, env=_GIT_ENV, no_checkout=True)
-        with repo.git.custom_environment(**_GIT_ENV):
-            repo.git.fetch(
-                "--prune", "--tags", "--force", "origin", kill_after_timeout=_GIT_TIMEOUT_S
+            # clone_from passes `--` before the URL and keeps env for the repo's later commands.
+            return git.Repo.clone_from(
+                cfg.url,
+                checkout,
+                env=_GIT_ENV,
+                no_checkout=True,
+                allow_unsafe_protocols=False,
+                allow_unsafe_options=False,
             )
-            # The remote's default branch may have changed; `HEAD` refs follow it.
-            repo.git.remote("set-head", "origin", "--auto", kill_after_timeout=_GIT_TIMEOUT_S)
+        # `--` everywhere: nothing after it can be read as an option such as --upload-pack.
+        repo.git.fetch(
+            "--prune", "--tags", "--force", "--", "origin", kill_after_timeout=_GIT_TIMEOUT_S
+        )
+        # The remote's default branch may have changed; `HEAD` refs follow it.
+        repo.git.remote("set-head", "--auto", "--", "origin", kill_after_timeout=_GIT_TIMEOUT_S)
         return repo
     except (git.GitError, OSError) as err:  # OSError: no git binary, unwritable cache
         if repo is None and checkout.exists():
@@ -274,15 +323,22 @@ def _resolve(repo: git.Repo, cfg: GitSource) -> str:
             candidates.append(ref)
     for candidate in candidates:
         try:
-            return repo.git.rev_parse("--verify", "--quiet", f"{candidate}^{{commit}}")
+            return _rev_parse(repo, f"{candidate}^{{commit}}")
         except git.GitCommandError:
             continue
     try:  # unadvertised commits or refs such as refs/pull/1/head need an explicit fetch
-        with repo.git.custom_environment(**_GIT_ENV):
-            repo.git.fetch("origin", ref, kill_after_timeout=_GIT_TIMEOUT_S)
-        return repo.git.rev_parse("--verify", "FETCH_HEAD^{commit}")
+        repo.git.fetch("--", "origin", ref, kill_after_timeout=_GIT_TIMEOUT_S)
+        return _rev_parse(repo, "FETCH_HEAD^{commit}")
     except git.GitCommandError:
         raise SourceError(cfg.name, f"ref '{ref}' not found in {_redact(cfg.url)}") from None
+
+
+def _rev_parse(repo: git.Repo, rev: str) -> str:
+    # rev-parse reads `--` as the start of paths; --end-of-options ends options instead.
+    sha = repo.git.rev_parse("--verify", "--quiet", "--end-of-options", rev)
+    if not _SHA.fullmatch(sha):  # it goes on to `git checkout`, which has no such marker
+        raise git.GitCommandError(["git", "rev-parse", rev], 1, f"not a commit id: {sha!r}")
+    return sha
 
 
 def _blob_uri(url: str, sha: str) -> Callable[[str], str]:
@@ -298,8 +354,9 @@ def _checkout(cfg: GitSource, checkout: Path) -> str:
     repo = _sync(cfg, checkout)
     try:
         sha = _resolve(repo, cfg)
-        repo.git.checkout("--force", "--detach", sha)
-        repo.git.clean("-ffdx")  # stale untracked files from an earlier ref must not leak in
+        # A trailing `--` ends checkout's revision (no paths); sha is verified hex.
+        repo.git.checkout("--force", "--detach", sha, "--")
+        repo.git.clean("-ffdx", "--")  # stale untracked files from an earlier ref must not leak in
         return sha
     except git.GitCommandError as err:
         raise _git_failure(cfg, "check out", err) from None
@@ -308,6 +365,7 @@ def _checkout(cfg: GitSource, checkout: Path) -> str:
 
 
 def _scan_git(cfg: GitSource, cache_dir: Path, max_bytes: int) -> Iterator[RawFile | Skipped]:
+    _check_git_source(cfg)  # before the name becomes a path that may be deleted
     checkout = Path(cache_dir) / "git" / cfg.name
     sha = _checkout(cfg, checkout)
     subpath = cfg.subpath.strip("/")

@@ -15,7 +15,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from embedloop.warehouse import REVIEW_RECORDS
+from embedloop.warehouse import REVIEW_RECORDS, REVIEW_TARGET
 
 CURRENT = "current"
 CHUNK_CHANGED = "chunk_changed"  # its document is still there, the chunk text is not
@@ -70,6 +70,41 @@ def content_hash(row: pd.Series | dict) -> str:
 
 def _plain(value: object) -> object:
     return None if value is None or (isinstance(value, float) and pd.isna(value)) else value
+
+
+def review_target(
+    api_url: str, workspace: str, dataset: str, dataset_id: str, now: datetime
+) -> pd.DataFrame:
+    """The one-row review_target table for the dataset being published to."""
+    return pd.DataFrame(
+        [
+            {
+                "api_url": api_url.rstrip("/"),
+                "workspace": workspace,
+                "dataset": dataset,
+                "dataset_id": str(dataset_id),
+                "since": now,
+            }
+        ],
+        columns=REVIEW_TARGET.columns,
+    )
+
+
+def mirror_of(
+    published: pd.DataFrame, stored_target: pd.DataFrame, target: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What is already in ``target``'s dataset, and the review_target row to keep.
+
+    The local mirror only describes the dataset it was published to. For another server,
+    workspace or dataset id it describes nothing: everything must be sent again.
+    """
+    key = ["api_url", "workspace", "dataset_id"]
+    same = len(stored_target) == 1 and (
+        stored_target[key].astype(str).iloc[0].tolist() == target[key].iloc[0].tolist()
+    )
+    if same:
+        return published, stored_target
+    return REVIEW_RECORDS.empty(), target
 
 
 @dataclass

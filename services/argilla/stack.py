@@ -4,30 +4,35 @@ and the job worker, all as child processes of no service manager.
 Standard library only, so any Python can drive it; the Argilla processes themselves run
 in their own virtualenv (``services/argilla/.venv``, created by ``make argilla-setup``),
 because argilla-server's pins clash with the project's. Everything the stack writes (the
-SQLite database, Redis' socket dir, pid files and logs) lives under one data directory.
+SQLite database, Redis' socket dir, pid files, logs and the owner's credentials) lives
+under one data directory.
+
+The owner (user ``argilla``) gets the key in ARGILLA_API_KEY and the password in
+ARGILLA_PASSWORD when they are set at its first start, else random ones; either way they
+are kept in ``<data-dir>/credentials.json`` (mode 0600) and reused by every later start.
+No secret is ever put on a child process' command line or in its environment.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
+import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import credentials
+from .processes import read_pid, spawn, tail, terminate, wait_for
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_VENV = HERE / ".venv"
-# A local-only development key; the stack binds to 127.0.0.1 unless told otherwise. Set
-# ARGILLA_API_KEY before the first start to choose another.
-DEFAULT_API_KEY = "embedloop.local.owner.key"
-DEFAULT_PASSWORD = "embedloop-local"  # the owner's UI password (user "argilla")
 PROCESSES = ("redis", "server", "worker")
+# What each process' command line holds: a pid file naming anything else is stale.
+MARKERS = {"redis": "redis-server", "server": "sqlsearch.launch", "worker": "sqlsearch.launch"}
 
 
 class StackError(RuntimeError):
@@ -41,8 +46,10 @@ class StackConfig:
     port: int = 6900
     redis_port: int = 6901
     venv: Path = DEFAULT_VENV
-    api_key: str = DEFAULT_API_KEY
-    password: str = DEFAULT_PASSWORD
+    # The owner's key and UI password when chosen (ARGILLA_API_KEY, ARGILLA_PASSWORD); None:
+    # random ones, made on the first start and kept in <data_dir>/credentials.json.
+    chosen_api_key: str | None = None
+    chosen_password: str | None = None
     # None = SQLite at <data_dir>/argilla.db; or e.g. postgresql+asyncpg://user@host/db
     database_url: str | None = None
     start_timeout_s: float = 120.0
@@ -51,6 +58,27 @@ class StackConfig:
     @property
     def api_url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def credentials_file(self) -> Path:
+        return credentials.credentials_file(self.data_dir)
+
+    def stored_credentials(self) -> credentials.Credentials | None:
+        """The owner's stored credentials; None before the first start."""
+        try:
+            return credentials.load(self.data_dir)
+        except credentials.CredentialsError as err:
+            raise StackError(str(err)) from None
+
+    @property
+    def api_key(self) -> str:
+        """The owner's API key: the stored one once the stack has started, else the chosen."""
+        stored = self.stored_credentials()
+        if stored is not None:
+            return stored.api_key
+        if self.chosen_api_key:
+            return self.chosen_api_key
+        raise StackError(f"no owner credentials in {self.credentials_file}: start the stack")
 
     @property
     def log_dir(self) -> Path:
@@ -77,6 +105,8 @@ class StackConfig:
             "PYTHONPATH": str(HERE),
             **self.extra_env,
         }
+        for secret in (credentials.API_KEY_ENV, credentials.PASSWORD_ENV):
+            env.pop(secret, None)  # the owner script reads the credentials file instead
         if self.database_url:
             env["ARGILLA_DATABASE_URL"] = self.database_url
         else:
@@ -85,7 +115,8 @@ class StackConfig:
 
 
 def config_from_env(data_dir: Path | str | None = None, **overrides: object) -> StackConfig:
-    """Settings from EMBEDLOOP_ARGILLA_* variables (and ARGILLA_API_KEY), then overrides."""
+    """Settings from EMBEDLOOP_ARGILLA_* variables (and ARGILLA_API_KEY, ARGILLA_PASSWORD),
+    then overrides."""
     env = os.environ
     values: dict[str, object] = {
         "data_dir": Path(data_dir or env.get("EMBEDLOOP_ARGILLA_DATA", "data/argilla")).resolve(),
@@ -93,7 +124,8 @@ def config_from_env(data_dir: Path | str | None = None, **overrides: object) -> 
         "port": int(env.get("EMBEDLOOP_ARGILLA_PORT", "6900")),
         "redis_port": int(env.get("EMBEDLOOP_ARGILLA_REDIS_PORT", "6901")),
         "venv": Path(env.get("EMBEDLOOP_ARGILLA_VENV", str(DEFAULT_VENV))),
-        "api_key": env.get("ARGILLA_API_KEY") or DEFAULT_API_KEY,
+        "chosen_api_key": env.get(credentials.API_KEY_ENV) or None,
+        "chosen_password": env.get(credentials.PASSWORD_ENV) or None,
         "database_url": env.get("EMBEDLOOP_ARGILLA_DATABASE_URL") or None,
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
@@ -104,30 +136,12 @@ def config_from_env(data_dir: Path | str | None = None, **overrides: object) -> 
 
 
 def _read_pid(cfg: StackConfig, process: str) -> int | None:
-    try:
-        pid = int(cfg.pid_file(process).read_text().strip())
-    except (FileNotFoundError, ValueError):
-        return None
-    return pid if _alive(pid) else None
+    return read_pid(cfg.pid_file(process), MARKERS[process])
 
 
 def _spawn(cfg: StackConfig, process: str, argv: list[str]) -> int:
-    cfg.log_dir.mkdir(parents=True, exist_ok=True)
-    cfg.pid_file(process).parent.mkdir(parents=True, exist_ok=True)
-    with open(cfg.log_file(process), "ab") as log:
-        log.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} start {process}\n".encode())
-        log.flush()
-        child = subprocess.Popen(
-            argv,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=cfg.environment(),
-            cwd=cfg.data_dir,
-            start_new_session=True,  # outlives the command that started it
-        )
-    cfg.pid_file(process).write_text(str(child.pid))
-    return child.pid
+    log, pid_file = cfg.log_file(process), cfg.pid_file(process)
+    return spawn(process, argv, log, pid_file, cfg.environment(), cfg.data_dir)
 
 
 def _run(cfg: StackConfig, what: str, argv: list[str]) -> None:
@@ -137,20 +151,15 @@ def _run(cfg: StackConfig, what: str, argv: list[str]) -> None:
             argv, stdout=log, stderr=subprocess.STDOUT, env=cfg.environment(), cwd=cfg.data_dir
         )
     if done.returncode != 0:
-        raise StackError(f"{what} failed:\n{_tail(cfg.log_file('setup'))}")
-
-
-def _tail(path: Path, lines: int = 25) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return f"(no log at {path})"
+        raise StackError(f"{what} failed:\n{tail(cfg.log_file('setup'))}")
 
 
 def api_answers(cfg: StackConfig, timeout: float = 2.0) -> bool:
-    request = urllib.request.Request(
-        f"{cfg.api_url}/api/v1/me", headers={"X-Argilla-Api-Key": cfg.api_key}
-    )
+    try:
+        key = cfg.api_key
+    except StackError:
+        return False
+    request = urllib.request.Request(f"{cfg.api_url}/api/v1/me", headers={"X-Argilla-Api-Key": key})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status == 200
@@ -159,8 +168,6 @@ def api_answers(cfg: StackConfig, timeout: float = 2.0) -> bool:
 
 
 def _redis_answers(cfg: StackConfig) -> bool:
-    import socket
-
     try:
         with socket.create_connection(("127.0.0.1", cfg.redis_port), timeout=1) as sock:
             sock.sendall(b"PING\r\n")
@@ -170,34 +177,26 @@ def _redis_answers(cfg: StackConfig) -> bool:
 
 
 def _port_in_use(host: str, port: int) -> bool:
-    import socket
-
     with socket.socket() as sock:
         sock.settimeout(1)
-        return sock.connect_ex((host if host != "0.0.0.0" else "127.0.0.1", port)) == 0
-
-
-def _wait(check, timeout: float, alive) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        if not alive():
-            return False
-        time.sleep(0.5)
-    return False
+        return sock.connect_ex((host if host not in ("0.0.0.0", "::") else "127.0.0.1", port)) == 0
 
 
 # --- commands ---------------------------------------------------------------------------
 
 
 def start(cfg: StackConfig) -> dict[str, object]:
-    """Start whatever is not running; return once the API answers (or raise with logs)."""
+    """Start whatever is not running; return once the API answers (or raise with logs).
+    The result's ``new_credentials`` says whether this start made the owner's credentials."""
     if not cfg.python.exists():
         raise StackError(
             f"the Argilla virtualenv is missing at {cfg.venv}: run `make argilla-setup`"
         )
-    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        credentials.refuse_public_bind(cfg.host, cfg.chosen_api_key)
+    except credentials.CredentialsError as err:
+        raise StackError(str(err)) from None
+    cfg.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     for process, port in (("redis", cfg.redis_port), ("server", cfg.port)):
         if _read_pid(cfg, process) is None and _port_in_use(cfg.host, port):
             stop(cfg)
@@ -206,14 +205,19 @@ def start(cfg: StackConfig) -> dict[str, object]:
                 "another port (--port / --redis-port)"
             )
     try:
-        _start_processes(cfg)
+        _, created = credentials.ensure(cfg.data_dir, cfg.chosen_api_key, cfg.chosen_password)
+    except credentials.CredentialsError as err:
+        raise StackError(str(err)) from None
+    try:
+        _start_processes(cfg, sync_owner=created)
     except StackError:
         stop(cfg)  # nothing half-started stays behind
         raise
-    return status(cfg)
+    return {**status(cfg), "new_credentials": created}
 
 
-def _start_processes(cfg: StackConfig) -> None:
+def _start_processes(cfg: StackConfig, sync_owner: bool) -> None:
+    python = str(cfg.python)
     if _read_pid(cfg, "redis") is None:
         (cfg.data_dir / "redis").mkdir(exist_ok=True)
         redis_server = cfg.venv / "bin" / "redis-server"
@@ -223,77 +227,73 @@ def _start_processes(cfg: StackConfig) -> None:
             [str(redis_server), "--bind", "127.0.0.1", "--port", str(cfg.redis_port),
              "--dir", str(cfg.data_dir / "redis"), "--save", "", "--appendonly", "no"],
         )  # fmt: skip
-        if not _wait(lambda: _redis_answers(cfg), 20, lambda: _read_pid(cfg, "redis")):
+        if not wait_for(lambda: _redis_answers(cfg), 20, lambda: _read_pid(cfg, "redis")):
             _fail(cfg, "redis", f"Redis did not start on port {cfg.redis_port}")
-    if _read_pid(cfg, "server") is None:
-        python = str(cfg.python)
+    server_running = _read_pid(cfg, "server") is not None
+    if not server_running:
         _run(cfg, "database migration", [python, "-m", "argilla_server", "database", "migrate"])
-        _run(
-            cfg,
-            "default user creation",
-            [python, "-m", "argilla_server", "database", "users", "create_default",
-             "--api-key", cfg.api_key, "--password", cfg.password, "--quiet"],
-        )  # fmt: skip
+    if not server_running or sync_owner:
+        # The script reads the secrets from the file: none goes on its command line.
+        _run(cfg, "owner creation", [python, "-m", "sqlsearch.owner", str(cfg.credentials_file)])
+    if not server_running:
         server = ["-m", "sqlsearch.launch", "server", "--host", cfg.host, "--port", str(cfg.port)]
         _spawn(cfg, "server", [python, *server])
     if _read_pid(cfg, "worker") is None:
-        _spawn(cfg, "worker", [str(cfg.python), "-m", "sqlsearch.launch", "worker"])
-    if not _wait(lambda: api_answers(cfg), cfg.start_timeout_s, lambda: _read_pid(cfg, "server")):
+        _spawn(cfg, "worker", [python, "-m", "sqlsearch.launch", "worker"])
+    server_alive = lambda: _read_pid(cfg, "server")  # noqa: E731
+    if not wait_for(lambda: api_answers(cfg), cfg.start_timeout_s, server_alive):
         _fail(cfg, "server", f"the Argilla API did not answer at {cfg.api_url}")
 
 
 def _fail(cfg: StackConfig, process: str, message: str) -> None:
-    tail = _tail(cfg.log_file(process))
+    log = tail(cfg.log_file(process))
     stop(cfg)
-    raise StackError(f"{message}; last lines of {cfg.log_file(process)}:\n{tail}")
+    raise StackError(f"{message}; last lines of {cfg.log_file(process)}:\n{log}")
 
 
 def stop(cfg: StackConfig, timeout: float = 15.0) -> list[str]:
-    """Stop every process of the stack; returns the names that were running."""
+    """Stop every process of the stack; returns the names that were running. A pid file
+    that names no process of the stack (say, after a reboot) is removed, nothing signalled."""
     stopped = []
     for process in reversed(PROCESSES):
         pid = _read_pid(cfg, process)
-        if pid is None:
-            cfg.pid_file(process).unlink(missing_ok=True)
-            continue
-        _signal_group(pid, signal.SIGTERM)
-        if not _wait(lambda p=pid: not _alive(p), timeout, lambda: True):
-            _signal_group(pid, signal.SIGKILL)
+        if pid is not None:
+            terminate(pid, timeout)
+            stopped.append(process)
         cfg.pid_file(process).unlink(missing_ok=True)
-        stopped.append(process)
     return stopped
 
 
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(pid, sig)  # the worker pool's children too
-    except (ProcessLookupError, PermissionError):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, someone else's
-        return True
-    try:  # a zombie child of this process counts as gone
-        waited, _ = os.waitpid(pid, os.WNOHANG)
-        return waited == 0
-    except ChildProcessError:
-        return True
-
-
 def status(cfg: StackConfig) -> dict[str, object]:
+    running: dict[str, object] = {}
+    for process in PROCESSES:
+        running[process] = pid = _read_pid(cfg, process)
+        if pid is None:
+            cfg.pid_file(process).unlink(missing_ok=True)  # stale, if there was one
     return {
         "api_url": cfg.api_url,
         "api_answers": api_answers(cfg),
         "data_dir": str(cfg.data_dir),
         "logs": str(cfg.log_dir),
-        **{process: _read_pid(cfg, process) for process in PROCESSES},
+        "credentials": str(cfg.credentials_file),
+        **running,
     }
+
+
+def _announce(cfg: StackConfig, new_credentials: bool) -> None:
+    print(f"Argilla is up at {cfg.api_url}; logs in {cfg.log_dir}")
+    stored = cfg.stored_credentials()
+    if new_credentials and stored is not None:
+        chosen = "" if stored.generated else f" (the key is ${credentials.API_KEY_ENV}'s)"
+        print(
+            f"New owner credentials{chosen}, shown this once and kept in "
+            f"{cfg.credentials_file} (mode 0600):\n"
+            f"  user:     {stored.username}\n"
+            f"  password: {stored.password}\n"
+            f"  API key:  {stored.api_key}"
+        )
+    else:
+        print(f"Owner credentials (user 'argilla'): {cfg.credentials_file}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -304,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("command", choices=["start", "stop", "status"])
     parser.add_argument("--data-dir", help="default: $EMBEDLOOP_ARGILLA_DATA or data/argilla")
-    parser.add_argument("--host", help="default: 127.0.0.1")
+    parser.add_argument("--host", help="default: 127.0.0.1 (others need ARGILLA_API_KEY)")
     parser.add_argument("--port", type=int, help="API and UI port (default 6900)")
     parser.add_argument("--redis-port", type=int, help="default 6901")
     args = parser.parse_args(argv)
@@ -312,10 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "start":
             info = start(cfg)
-            print(
-                f"Argilla is up at {cfg.api_url} (user 'argilla', password {cfg.password!r}, "
-                f"API key: $ARGILLA_API_KEY or {DEFAULT_API_KEY!r}); logs in {cfg.log_dir}"
-            )
+            _announce(cfg, bool(info.pop("new_credentials")))
         elif args.command == "stop":
             print("stopped: " + (", ".join(stop(cfg)) or "nothing was running"))
             return 0

@@ -68,6 +68,7 @@ def translate_filter(filter: se.Filter | None) -> m.Filter | None:
     if isinstance(filter, se.TermsFilter):
         return m.Terms(_path(filter.scope), tuple(str(v) for v in filter.values))
     if isinstance(filter, se.RangeFilter):
+        # Bounds may be strings: m.Range reads them or raises a ValueError (HTTP 422).
         return m.Range(_path(filter.scope), filter.ge, filter.le)
     raise ValueError(f"Cannot process request for filter {filter}")
 

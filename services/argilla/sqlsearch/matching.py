@@ -14,6 +14,7 @@ dict the Elasticsearch engine would index for a record:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import re
@@ -44,11 +45,23 @@ class Terms:
     values: tuple[str, ...]
 
 
+class InvalidFilter(ValueError):
+    """A filter that cannot apply to any value: the server answers a ValueError from the
+    engine with 422 Unprocessable Entity, as it does for its own query checks."""
+
+
 @dataclass(frozen=True)
 class Range:
+    """Inclusive bounds. The API accepts strings as bounds (for dates); each is read the way
+    Elasticsearch reads it, as a number or an ISO date, and anything else is refused."""
+
     path: Path
     ge: float | None = None
     le: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ge", range_bound(self.ge, self.path))
+        object.__setattr__(self, "le", range_bound(self.le, self.path))
 
 
 @dataclass(frozen=True)
@@ -116,6 +129,27 @@ def _number(value: Any) -> float | None:
     if isinstance(value, datetime):  # Elasticsearch compares dates as epoch milliseconds
         return value.timestamp() * 1000
     return None
+
+
+def range_bound(value: Any, path: Path) -> float | None:
+    """A range bound as the number values are compared with: numbers as they are, numeric
+    strings parsed, dates and ISO date strings as epoch milliseconds (see ``_number``)."""
+    if value is None:
+        return None
+    number = _number(value)
+    if number is None and isinstance(value, str):
+        text = value.strip()
+        try:
+            number = float(text)
+        except ValueError:
+            with contextlib.suppress(ValueError):
+                number = _number(datetime.fromisoformat(text))
+    if number is None or not math.isfinite(number):
+        where = ".".join(p for p in (path.kind, path.name, path.property) if p)
+        raise InvalidFilter(
+            f"range filter on {where}: bound {value!r} is neither a number nor a date"
+        )
+    return number
 
 
 # --- filters ----------------------------------------------------------------------------

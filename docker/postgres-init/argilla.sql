@@ -1,2 +1,0 @@
--- Argilla's own database, beside Dagster's (docker-compose.yml).
-CREATE DATABASE argilla;
