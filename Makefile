@@ -22,8 +22,8 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@echo "setup: installing the project into $(VENV) (a few minutes on a fresh machine)"
 	@$(PYTHON) -m venv $(VENV)
-	@$(BIN)/pip install -q --upgrade pip
-	@$(BIN)/pip install -q $(FIND_LINKS) -c constraints.txt -e '.[dev]'
+	@$(BIN)/pip install -qq --upgrade pip
+	@$(BIN)/pip install -qq $(FIND_LINKS) -c constraints.txt -e '.[dev]'
 	@$(BIN)/pip check > /dev/null
 	@touch $@
 
@@ -32,8 +32,8 @@ argilla-setup: $(ARGILLA_VENV)/.installed
 $(ARGILLA_VENV)/.installed: services/argilla/requirements.txt services/argilla/constraints.txt
 	@echo "setup: installing the Argilla server into $(ARGILLA_VENV)"
 	@$(PYTHON) -m venv $(ARGILLA_VENV)
-	@$(ARGILLA_VENV)/bin/pip install -q --upgrade pip
-	@$(ARGILLA_VENV)/bin/pip install -q -c services/argilla/constraints.txt -r services/argilla/requirements.txt
+	@$(ARGILLA_VENV)/bin/pip install -qq --upgrade pip
+	@$(ARGILLA_VENV)/bin/pip install -qq -c services/argilla/constraints.txt -r services/argilla/requirements.txt
 	@$(ARGILLA_VENV)/bin/pip check > /dev/null
 	@touch $@
 

@@ -43,7 +43,9 @@ class Progress:
         if _show_bars and total > 0:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=total, desc=what, unit=unit, leave=False, file=sys.stderr)
+            self._bar = tqdm(
+                total=total, desc=what, unit=unit, leave=False, file=sys.stderr, disable=False
+            )
 
     def update(self, n: int = 1) -> None:
         self.done += n

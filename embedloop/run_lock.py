@@ -24,6 +24,10 @@ from embedloop.progress import log
 
 LOCK_FILE = ".embedloop.lock"
 
+# Locks this process holds, by data directory: a run's second resource that takes the lock
+# (settings and training both do) joins the first instead of waiting for itself.
+_held: dict[Path, dict[str, Any]] = {}
+
 
 class RunLocked(RuntimeError):
     """Another run holds the data directory; the message names it."""
@@ -57,6 +61,10 @@ def run_lock(
     lock file for the run that gets refused.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
+    key = data_dir.resolve()
+    if key in _held:
+        yield _held[key]
+        return
     path = lock_path(data_dir)
     # Opened without truncating: the file may still name the current holder.
     handle = path.open("a+")
@@ -71,9 +79,11 @@ def run_lock(
         handle.truncate()
         handle.write(json.dumps(info))
         handle.flush()
+        _held[key] = info
         try:
             yield info
         finally:
+            del _held[key]
             handle.seek(0)
             handle.truncate()
             fcntl.flock(handle, fcntl.LOCK_UN)

@@ -10,6 +10,7 @@ import logging
 import os
 import shutil
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -69,11 +70,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
+    _quiet_libraries()  # before the imports below pull the libraries in
     from orchestration.definitions import build_definitions
     from orchestration.run_report import RunReport
     from orchestration.stale_runs import fail_dead_runs
 
-    _quiet_libraries()
     show_bars(sys.stderr.isatty())
     report = RunReport(verbose=args.verbose)
     defs = build_definitions(
@@ -104,12 +105,27 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     return 1
 
 
+# pydantic warns about a field of distilabel's, in every process that imports it.
+_LIBRARY_WARNING = "The 'default' attribute with value None"
+
+
 def _quiet_libraries() -> None:
     """Libraries' own chatter (ZenML, transformers) would drown the step lines."""
+    warnings.filterwarnings("ignore", message=_LIBRARY_WARNING)
+    os.environ.setdefault("PYTHONWARNINGS", f"ignore:{_LIBRARY_WARNING}")  # worker processes
     os.environ.setdefault("ZENML_LOGGING_VERBOSITY", "ERROR")
+    # Libraries' own tqdm bars (Argilla's uploads, "Loading weights", model cards) default
+    # to off; embedloop.progress draws its bars with disable=False.
+    os.environ.setdefault("TQDM_DISABLE", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    for name in ("distilabel", "datasets", "sentence_transformers", "httpx", "great_expectations"):
+    for name in (
+        "distilabel",
+        "datasets",
+        "sentence_transformers",
+        "httpx",
+        "great_expectations",
+    ):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 

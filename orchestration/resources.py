@@ -69,12 +69,23 @@ class LLMResource(dg.ConfigurableResource):
 class ZenMLResource(dg.ConfigurableResource):
     """Runs the ZenML training pipelines. By default against the local store under the data
     directory; with ``training.use_global_zenml`` (or ZENML_STORE_URL and
-    ZENML_STORE_API_KEY set) against the ZenML server this user is connected to."""
+    ZENML_STORE_API_KEY set) against the ZenML server this user is connected to.
+
+    Holds the data directory's run lock too, so a run of the training assets alone is one
+    run at a time like any other (within one run the lock is shared, not taken twice)."""
 
     config_file: str
+    wait_for_lock: bool = True
 
     def create_resource(self, context: dg.InitResourceContext) -> ZenMLTraining:
         return ZenMLTraining(self.config_file)
+
+    @contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[ZenMLTraining]:
+        data_dir = load_settings(self.config_file).data_dir
+        owner = f"Dagster run {context.run_id} ({Path(sys.argv[0]).name})"
+        with run_lock(data_dir, owner=owner, wait=self.wait_for_lock):
+            yield ZenMLTraining(self.config_file)
 
 
 # The local stack (`make argilla-up`, services/argilla) keeps its owner's credentials in this
@@ -157,7 +168,7 @@ def build_resources(
     return {
         "settings": SettingsResource(config_file=str(file), wait_for_lock=wait_for_lock),
         "duckdb": DuckDBResource(database=str(settings.warehouse_path)),
-        "zenml": ZenMLResource(config_file=str(file)),
+        "zenml": ZenMLResource(config_file=str(file), wait_for_lock=wait_for_lock),
         # Resolved at run time from the environment, never stored in run config.
         "argilla": ArgillaResource(
             api_url=os.environ.get("ARGILLA_API_URL") or settings.argilla.api_url,

@@ -6,6 +6,7 @@ is cheap to create; the expensive part of GX is its import, paid once per proces
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,6 +16,10 @@ import great_expectations as gx
 import pandas as pd
 from great_expectations.data_context.types.base import ProgressBarsConfig
 from great_expectations.expectations import Expectation
+
+# GX sets this logger to INFO when it is imported, and it announces every ephemeral context
+# ("Created temporary directory ... for ephemeral docs site"): one line per check.
+logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)

@@ -111,3 +111,11 @@ def test_two_real_runs_on_one_config(tmp_path: Path, argilla_stack) -> None:  # 
     assert waiting.returncode == 0, queued_out + queued_err
     # Both ran every step, one after the other: the lock was held across the whole run.
     assert first_out.count(" done ") == queued_out.count(" done ") > 10
+
+
+def test_the_lock_is_shared_within_one_process(tmp_path: Path) -> None:
+    # A run's settings and training resources both take it: the second joins the first.
+    with run_lock(tmp_path, owner="run") as outer, run_lock(tmp_path, owner="same run") as inner:
+        assert inner is outer
+        assert holder(tmp_path) == outer
+    assert holder(tmp_path) is None

@@ -313,6 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "start":
             info = start(cfg)
             _announce(cfg, bool(info.pop("new_credentials")))
+            return 0  # _announce said where it runs; `status` prints the details
         elif args.command == "stop":
             print("stopped: " + (", ".join(stop(cfg)) or "nothing was running"))
             return 0
