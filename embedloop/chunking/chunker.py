@@ -22,12 +22,11 @@ from embedloop.chunking.blocks import (
     BlockSplitter,
     CountCache,
     Piece,
-    Section,
     TokenCounter,
     spans,
-    split_sections,
     surely_over,
 )
+from embedloop.chunking.sections import Section, split_sections
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
