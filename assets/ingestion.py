@@ -14,7 +14,9 @@ from dagster_duckdb import DuckDBResource
 
 from embedloop.chunking.incremental import chunker_for, refresh_chunks
 from embedloop.config import Settings
+from embedloop.data_versions import frame_version
 from embedloop.ingestion.catalog import default_scanner, refresh_catalog
+from embedloop.memory import track_memory
 from embedloop.reports import histogram_png, markdown_table, png_markdown
 from embedloop.warehouse import (
     CHUNK_CACHE,
@@ -27,6 +29,8 @@ from embedloop.warehouse import (
 
 GROUP = "ingestion"
 KINDS = {"python", "duckdb"}
+# Bump when a change to this module changes what the assets write (Dagster marks them stale).
+CODE_VERSION = "1"
 _COUNT_KEYS = ("added", "changed", "unchanged", "deleted", "skipped")
 
 
@@ -34,7 +38,9 @@ _COUNT_KEYS = ("added", "changed", "unchanged", "deleted", "skipped")
     specs=[
         dg.AssetSpec(
             "source_documents",
+            deps=["documentation_sources"],
             group_name=GROUP,
+            code_version=CODE_VERSION,
             kinds=KINDS,
             description="Every document of every configured source, parsed to Markdown text. "
             "Deleted files stay as tombstones (deleted=true).",
@@ -42,11 +48,13 @@ _COUNT_KEYS = ("added", "changed", "unchanged", "deleted", "skipped")
         dg.AssetSpec(
             "skipped_documents",
             group_name=GROUP,
+            code_version=CODE_VERSION,
             kinds=KINDS,
             description="Files that could not be ingested on the last run, with the reason.",
         ),
     ],
 )
+@track_memory
 def ingest_documents(settings: dg.ResourceParam[Settings], duckdb: DuckDBResource):
     started = time.perf_counter()
     with duckdb.get_connection() as conn:
@@ -74,6 +82,7 @@ def ingest_documents(settings: dg.ResourceParam[Settings], duckdb: DuckDBResourc
     ]
     yield dg.MaterializeResult(
         asset_key="source_documents",
+        data_version=dg.DataVersion(frame_version(docs, ["doc_id", "content_hash", "deleted"])),
         metadata={
             **{k: dg.MetadataValue.int(result.counts[k]) for k in _COUNT_KEYS},
             "live_documents": dg.MetadataValue.int(len(live)),
@@ -85,6 +94,7 @@ def ingest_documents(settings: dg.ResourceParam[Settings], duckdb: DuckDBResourc
     reasons = result.skipped.groupby("reason").size().sort_values(ascending=False).head(20)
     yield dg.MaterializeResult(
         asset_key="skipped_documents",
+        data_version=dg.DataVersion(frame_version(result.skipped, ["source", "relpath", "reason"])),
         metadata={
             "skipped": dg.MetadataValue.int(len(result.skipped)),
             "reasons": dg.MetadataValue.md(
@@ -104,10 +114,12 @@ def ingest_documents(settings: dg.ResourceParam[Settings], duckdb: DuckDBResourc
 @dg.asset(
     deps=["source_documents"],
     group_name=GROUP,
+    code_version=CODE_VERSION,
     kinds=KINDS,
     description="Documents split at headings and packed to the embedding model's token budget. "
     "Identical chunks across pages are collapsed (doc_ids lists every origin).",
 )
+@track_memory
 def document_chunks(
     settings: dg.ResourceParam[Settings], duckdb: DuckDBResource
 ) -> dg.MaterializeResult:
@@ -138,4 +150,6 @@ def document_chunks(
     if len(chunks):
         png = histogram_png(tokens, "Tokens per chunk", "tokens")
         metadata["token_histogram"] = dg.MetadataValue.md(png_markdown(png, "tokens per chunk"))
-    return dg.MaterializeResult(metadata=metadata)
+    return dg.MaterializeResult(
+        metadata=metadata, data_version=dg.DataVersion(frame_version(chunks))
+    )

@@ -10,21 +10,31 @@ from typing import Any
 
 import dagster as dg
 
+from assets.evaluation import evaluation_set_metadata
+from assets.training_lineage import link_model_version
+from embedloop.memory import track_memory
 from embedloop.metrics import PRIMARY
 from embedloop.reports import grouped_bars_png, line_png, markdown_table, png_markdown
 from training.runner import ZenMLTraining
 
 GROUP = "training"
+# Bump when a change to this module changes what the assets write (Dagster marks them stale).
+CODE_VERSION = "1"
+# One slot (dagster.yaml `concurrency.pools.default_limit`): trainings never overlap.
+TRAINING_POOL = "embedloop_training"
 
 
 @dg.asset(
     deps=["training_splits"],
     group_name=GROUP,
+    code_version=CODE_VERSION,
+    pool=TRAINING_POOL,
     kinds={"zenml", "pytorch"},
     description="A new version of the ZenML Model, finetuned on the train split with "
     "Matryoshka + in-batch-negatives loss; the best checkpoint is chosen on validation. "
-    "Exported to <data_dir>/models/<version>/.",
+    "Exported to `<data_dir>/models/<version>/`.",
 )
+@track_memory
 def finetuned_embedding_model(
     context: dg.AssetExecutionContext, zenml: dg.ResourceParam[ZenMLTraining]
 ) -> dg.MaterializeResult:
@@ -44,16 +54,25 @@ def finetuned_embedding_model(
     if summary.loss_history:
         png = line_png(summary.loss_history, "Training loss", "step", "loss")
         metadata["loss_curve"] = dg.MetadataValue.md(png_markdown(png, "training loss"))
-    return dg.MaterializeResult(metadata=metadata)
+    metadata.update(link_model_version(context, zenml, summary.model_version))
+    return dg.MaterializeResult(
+        metadata=metadata,
+        data_version=dg.DataVersion(f"{summary.model_name}:v{summary.model_version}"),
+    )
 
 
 @dg.asset(
-    deps=["finetuned_embedding_model"],
+    deps=["finetuned_embedding_model", "evaluation_sets"],
     group_name=GROUP,
+    code_version=CODE_VERSION,
+    pool=TRAINING_POOL,
     kinds={"zenml", "pytorch"},
-    description="Base vs finetuned retrieval (query → chunk) on the untouched test split at "
-    "every Matryoshka dim, and the promotion decision of the ZenML Model Control Plane.",
+    description="Base, production and finetuned retrieval (query → chunk) on every "
+    "evaluation set (synthetic, human, questions) at every Matryoshka dim, and the "
+    "promotion decision of the ZenML Model Control Plane (paired bootstrap on real "
+    "questions when there are enough).",
 )
+@track_memory
 def embedding_evaluation(
     context: dg.AssetExecutionContext, zenml: dg.ResourceParam[ZenMLTraining]
 ) -> dg.MaterializeResult:
@@ -101,30 +120,12 @@ def embedding_evaluation(
             }
         ),
     }
-    if summary.human_eval:
-        metadata["human_validated_queries"] = dg.MetadataValue.int(summary.human_eval["queries"])
-        metadata["human_validated_metrics"] = dg.MetadataValue.md(
-            markdown_table(_human_rows(summary.human_eval))
-        )
-    return dg.MaterializeResult(metadata=metadata)
-
-
-def _human_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """nDCG@10 and Recall@10 per dim on the queries reviewers accepted or wrote."""
-    rows = []
-    for dim, tuned in sorted(report["candidate"].items(), key=lambda kv: -int(kv[0])):
-        base = report["base"][dim]
-        for metric in (PRIMARY, "recall@10"):
-            rows.append(
-                {
-                    "dim": int(dim),
-                    "metric": metric,
-                    "base": round(base[metric], 4),
-                    "finetuned": round(tuned[metric], 4),
-                    "delta": round(tuned[metric] - base[metric], 4),
-                }
-            )
-    return rows
+    metadata.update(
+        evaluation_set_metadata(summary.sets, summary.primary_set, summary.test_set_hash, native)
+    )
+    # A new version, or the same version gated differently, is new data downstream.
+    version_tag = f"{summary.model_name}:v{summary.model_version}:{summary.stage}"
+    return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(version_tag))
 
 
 def _trained_version(context: dg.AssetExecutionContext) -> int:

@@ -16,12 +16,13 @@ from dagster_duckdb import DuckDBResource
 
 from embedloop.candidates import PairSet, build_candidates
 from embedloop.config import Settings
-from embedloop.embedding_cache import model_key
-from embedloop.models import load_encoder, production_model_path
+from embedloop.data_versions import frame_version
+from embedloop.memory import track_memory
+from embedloop.models import production_encoder
 from embedloop.negatives import mine_pairs
-from embedloop.pairs.generation import check_failure_ratio, generate_pairs
-from embedloop.pairs.incremental import refresh_synthetic
-from embedloop.pairs.llm_backends import LLMCredentials
+from embedloop.pairs.credentials import LLMCredentials
+from embedloop.pairs.generation import check_failure_ratio
+from embedloop.pairs.synthetic import run_synthetic, screening_metadata
 from embedloop.reports import markdown_table
 from embedloop.splits import SPLITS
 from embedloop.training_set import merge_feedback
@@ -32,6 +33,7 @@ from embedloop.warehouse import (
     FEEDBACK_PAIRS,
     GENERATION_LOG,
     HARD_NEGATIVES,
+    HUMAN_QUESTIONS,
     PAIR_RETRIEVAL,
     SOURCE_DOCUMENTS,
     SYNTHETIC_QUERIES,
@@ -41,15 +43,21 @@ from embedloop.warehouse import (
 )
 
 GROUP = "training_data"
+# Bump when a change to this module changes what the assets write (Dagster marks them stale).
+CODE_VERSION = "1"
+# created_at records when a pair was generated, not what it is.
+_QUERY_COLUMNS = ["pair_id", "chunk_id", "doc_id", "query", "positive", "negative", "model"]
 
 
 @dg.asset(
     deps=["document_chunks"],
     group_name=GROUP,
+    code_version=CODE_VERSION,
     kinds={"python", "duckdb"},
     description="Synthetic (query, passage, negative) pairs from a distilabel pipeline: "
     "offline pseudo-queries by default, or an LLM behind any OpenAI-compatible endpoint.",
 )
+@track_memory
 def synthetic_queries(
     settings: dg.ResourceParam[Settings],
     duckdb: DuckDBResource,
@@ -58,25 +66,31 @@ def synthetic_queries(
     started = time.perf_counter()
     with duckdb.get_connection() as conn:
         docs = read_table(conn, SOURCE_DOCUMENTS)
-        refresh = refresh_synthetic(
+        # New chunks only; fresh pairs are screened (length, copies, base-model round trip).
+        step = run_synthetic(
+            settings,
             read_table(conn, DOCUMENT_CHUNKS),
             dict(zip(docs["doc_id"], docs["title"], strict=True)),
             read_table(conn, SYNTHETIC_QUERIES),
             read_table(conn, GENERATION_LOG),
-            settings.synthetic,
-            generate=lambda batch: generate_pairs(
-                batch, settings.synthetic, settings.cache_dir, api_key=llm.api_key
-            ),
+            read_table(conn, EMBEDDING_CACHE),
             now=datetime.now(UTC),
+            api_key=llm.api_key,
         )
+        refresh = step.refresh
         if refresh.report is not None:
             # Too many failures: stop before writing, so the previous data stays intact.
             check_failure_ratio(refresh.report, settings.synthetic.max_failure_ratio)
-        replace_tables(conn, {SYNTHETIC_QUERIES: refresh.queries, GENERATION_LOG: refresh.log})
+        tables = {SYNTHETIC_QUERIES: refresh.queries, GENERATION_LOG: refresh.log}
+        if refresh.screened is not None and refresh.screened.encoded:
+            tables[EMBEDDING_CACHE] = step.cache
+        replace_tables(conn, tables)
     queries = refresh.queries
+    screening, screened = screening_metadata(refresh.screened)
     counts = dict(refresh.report.counts) if refresh.report else {}
     per_generator = queries.groupby("model").size().sort_values(ascending=False)
     return dg.MaterializeResult(
+        data_version=dg.DataVersion(frame_version(queries, _QUERY_COLUMNS)),
         metadata={
             "generator": settings.synthetic.generator,
             "chunks_generated": dg.MetadataValue.int(refresh.chunks_pending),
@@ -91,31 +105,36 @@ def synthetic_queries(
             "samples": dg.MetadataValue.md(
                 markdown_table(queries.head(8)[["query", "model"]].to_dict("records"))
             ),
+            # This run's fresh pairs per strategy: generated, kept, dropped by reason, copies.
+            "screening": dg.MetadataValue.md(markdown_table(screening)),
+            **{f"screened_{k}": v for k, v in screened.items()},
             "duration_s": dg.MetadataValue.float(round(time.perf_counter() - started, 3)),
             "dagster/row_count": dg.MetadataValue.int(len(queries)),
-        }
+        },
     )
 
 
 @dg.asset(
     deps=["synthetic_queries", "document_chunks"],
     group_name=GROUP,
+    code_version=CODE_VERSION,
     kinds={"python", "duckdb", "pytorch"},
     description="For each query, the chunks the production model ranks high but that are not "
     "its answer: excluding the positive, its own section and likely false negatives.",
 )
+@track_memory
 def hard_negatives(
     settings: dg.ResourceParam[Settings], duckdb: DuckDBResource
 ) -> dg.MaterializeResult:
     started = time.perf_counter()
-    model_path = production_model_path(settings)
-    model = load_encoder(model_path)
+    encoder = production_encoder(settings)  # the serving backend (model.backend)
+    model_path = encoder.path
     with duckdb.get_connection() as conn:
         chunks = read_table(conn, DOCUMENT_CHUNKS)
         pairs = read_table(conn, SYNTHETIC_QUERIES)
         tables = mine_pairs(
-            model,
-            model_key(model_path),
+            encoder.model,
+            encoder.key,
             chunks,
             pairs,
             read_table(conn, EMBEDDING_CACHE),
@@ -132,6 +151,7 @@ def hard_negatives(
     negatives, mined = tables.negatives, tables.mining
     ranks = pd.Series(mined.positive_rank)
     return dg.MaterializeResult(
+        data_version=dg.DataVersion(frame_version(negatives)),
         metadata={
             "model": model_path,
             "negatives": dg.MetadataValue.int(len(negatives)),
@@ -150,18 +170,20 @@ def hard_negatives(
             ),
             "duration_s": dg.MetadataValue.float(round(time.perf_counter() - started, 3)),
             "dagster/row_count": dg.MetadataValue.int(len(negatives)),
-        }
+        },
     )
 
 
 @dg.asset(
     deps=["synthetic_queries", "hard_negatives", "document_chunks"],
     group_name=GROUP,
+    code_version=CODE_VERSION,
     kinds={"python", "duckdb"},
     description="Every generated pair that passes the filters, with its train/validation/"
     "test split (assigned by document) and its best hard negative, before human review: "
     "what reviewers see in Argilla and what training_splits starts from.",
 )
+@track_memory
 def candidate_pairs(
     settings: dg.ResourceParam[Settings], duckdb: DuckDBResource
 ) -> dg.MaterializeResult:
@@ -174,27 +196,36 @@ def candidate_pairs(
             settings,
         )
         replace_tables(conn, {CANDIDATE_PAIRS: built.pairs})
-    return dg.MaterializeResult(metadata=_split_metadata(built))
+    return dg.MaterializeResult(
+        metadata=_split_metadata(built), data_version=dg.DataVersion(frame_version(built.pairs))
+    )
 
 
 @dg.asset(
-    deps=["candidate_pairs", "human_feedback"],
+    deps=["candidate_pairs", "human_feedback", "human_questions"],
     group_name=GROUP,
+    code_version=CODE_VERSION,
     kinds={"python", "duckdb"},
     description="candidate_pairs with human review merged in: rejected pairs out, corrected "
-    "queries in. The test split is reserved for final evaluation.",
+    "queries and people's questions on train/validation documents in. The test split is "
+    "reserved for final evaluation.",
 )
+@track_memory
 def training_splits(duckdb: DuckDBResource) -> dg.MaterializeResult:
     with duckdb.get_connection() as conn:
         built = merge_feedback(
             read_table(conn, CANDIDATE_PAIRS),
             read_table(conn, FEEDBACK_PAIRS),
             read_table(conn, DOCUMENT_CHUNKS),
+            read_table(conn, HUMAN_QUESTIONS),
         )
         replace_tables(conn, {TRAINING_SPLITS: built.pairs})
     metadata = _split_metadata(built)
     metadata["human_pairs"] = dg.MetadataValue.int(built.human_pairs)
-    return dg.MaterializeResult(metadata=metadata)
+    metadata["human_question_pairs"] = dg.MetadataValue.int(built.question_pairs)
+    return dg.MaterializeResult(
+        metadata=metadata, data_version=dg.DataVersion(frame_version(built.pairs))
+    )
 
 
 def _split_metadata(built: PairSet) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Synthetic-data throughput on a real documentation tree.
 
-Runs ingestion, the offline distilabel generator, hard-negative mining and the splits on
+Runs ingestion, the offline generator (with screening), hard-negative mining and the splits on
 the PostgreSQL 15 manual (Debian's postgresql-doc-15), then a no-op re-run. Prints pairs/s
 of generation and of mining, and the no-op re-run time.
 
@@ -41,7 +41,7 @@ def main() -> None:
     )
     print(
         f"offline generation {pairs:.0f} pairs in {gen['duration_s']:.1f} s = "
-        f"{pairs / gen['duration_s']:.0f} pairs/s (distilabel pipeline incl. start-up)"
+        f"{pairs / gen['duration_s']:.0f} pairs/s (generation, screening and round trip)"
     )
     print(
         f"hard negatives     {neg['queries']:.0f} queries, {neg['negatives']:.0f} negatives in "

@@ -32,6 +32,7 @@ from embedloop.metrics import PRIMARY
 from orchestration.definitions import build_definitions
 from training.data import IRInputs, read_pairs_and_corpus, split_frame, train_datasets
 from training.evaluation import evaluate_model
+from training.finetune import mini_batch_size, uses_cached_loss
 
 GIT_DOC = Path("/usr/share/doc/git-doc")
 
@@ -71,6 +72,7 @@ def plain_script_samples_per_s(config: Path, steps: int) -> float:
         SentenceTransformerTrainingArguments,
     )
     from sentence_transformers.sentence_transformer.losses import (
+        CachedMultipleNegativesRankingLoss,
         MatryoshkaLoss,
         MultipleNegativesRankingLoss,
     )
@@ -83,7 +85,12 @@ def plain_script_samples_per_s(config: Path, steps: int) -> float:
     model = SentenceTransformer(settings.model.resolved_base_model(), device="cpu")
     if t.max_seq_length:
         model.max_seq_length = t.max_seq_length
-    loss = MatryoshkaLoss(model, MultipleNegativesRankingLoss(model), t.matryoshka_dims)
+    inner = (  # the loss the pipeline picks (cached on the CPU, to bound memory)
+        CachedMultipleNegativesRankingLoss(model, mini_batch_size=mini_batch_size(t, "cpu"))
+        if uses_cached_loss(t, "cpu")
+        else MultipleNegativesRankingLoss(model)
+    )
+    loss = MatryoshkaLoss(model, inner, t.matryoshka_dims)
     with tempfile.TemporaryDirectory() as out:
         args = SentenceTransformerTrainingArguments(
             output_dir=out,

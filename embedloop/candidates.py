@@ -49,17 +49,13 @@ def build_candidates(
 ) -> PairSet:
     """Filter the generated pairs, split them by document and attach one hard negative."""
     fs = settings.filters
-    rank = dict(zip(retrieval["pair_id"], retrieval["positive_rank"], strict=True))
+    # The round trip (filters.round_trip_top_k) ran in synthetic_queries with the fixed base
+    # model; ranks by the production model (``retrieval``) would drift with each promotion.
     filters = [
         ("length", lambda df: length_mask(df, fs)),
-        ("copies_passage", lambda df: copy_mask(df, fs)),
+        ("copies_passage", lambda df: copy_mask(df, fs, settings.splits)),
         ("duplicate_query", duplicate_mask),
     ]
-    if fs.round_trip_top_k is not None:
-        k = fs.round_trip_top_k
-        filters.append(
-            ("round_trip", lambda df: df["pair_id"].map(lambda p: rank.get(p, k) < k).to_numpy())
-        )
     kept, dropped = apply_filters(queries.sort_values("pair_id", ignore_index=True), filters)
     kept = assign_splits(kept, settings.splits)
     kept = _attach_negative(kept, negatives, chunks, settings)

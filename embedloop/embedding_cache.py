@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from embedloop.encoders import encode
 from embedloop.progress import progress
 from embedloop.warehouse import EMBEDDING_CACHE
 
@@ -56,44 +57,58 @@ def encode_with_cache(
     batch_size: int = 64,
     what: str = "texts",
 ) -> Encoded:
-    """Embeddings for ``texts``, from ``cache`` where the key, text and model match."""
+    """Embeddings for ``texts``, from ``cache`` where the key, text and model match.
+
+    ``model_id`` names the model *and* backend (``embedloop.encoders.encoder_key``).
+    """
     hashes = [text_hash(t) for t in texts]
     usable = cache[cache["model_key"] == model_id]
-    cached = {
-        (k, h): blob
-        for k, h, blob in zip(usable["key"], usable["text_hash"], usable["embedding"], strict=True)
-    }
+    cached = dict(
+        zip(zip(usable["key"], usable["text_hash"], strict=True), usable["embedding"], strict=True)
+    )
     missing = [i for i, kh in enumerate(zip(keys, hashes, strict=True)) if kh not in cached]
-    fresh: dict[int, np.ndarray] = {}
-    # Longest first, as SentenceTransformer.encode orders one call: blocks of a few batches
-    # then pad like a single call would, and progress can be reported between blocks.
-    missing.sort(key=lambda i: -len(texts[i]))
+    matrix: np.ndarray | None = None
+    for i, kh in enumerate(zip(keys, hashes, strict=True)):
+        if kh in cached:
+            vector = np.frombuffer(cached[kh], dtype=np.float32)
+            if matrix is None:
+                matrix = np.empty((len(keys), vector.shape[0]), dtype=np.float32)
+            matrix[i] = vector
+    matrix = _encode_missing(model, texts, missing, matrix, len(keys), batch_size, what)
+    blobs = [row.tobytes() for row in matrix]
+    return Encoded(
+        vectors=matrix,
+        cache=pd.DataFrame(
+            {"key": list(keys), "text_hash": hashes, "model_key": model_id, "embedding": blobs},
+            columns=EMBEDDING_CACHE.columns,
+        ),
+        encoded=len(missing),
+    )
+
+
+def _encode_missing(
+    model: object,
+    texts: Sequence[str],
+    missing: list[int],
+    matrix: np.ndarray | None,
+    n: int,
+    batch_size: int,
+    what: str,
+) -> np.ndarray:
+    """Encode ``texts[missing]`` into rows of ``matrix`` (allocated here if None).
+
+    Longest first, as SentenceTransformer.encode orders one call: blocks of a few batches
+    then pad exactly like a single call would (no throughput lost to blocking), and progress
+    is reported between blocks.
+    """
+    missing = sorted(missing, key=lambda i: -len(texts[i]))
     block = batch_size * BATCHES_PER_BLOCK
     with progress(f"encoding {what}", len(missing), "texts") as tracker:
         for start in range(0, len(missing), block):
             part = missing[start : start + block]
-            vectors = model.encode(  # type: ignore[attr-defined]
-                [texts[i] for i in part],
-                batch_size=batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-            fresh.update(
-                (i, np.asarray(v, dtype=np.float32)) for i, v in zip(part, vectors, strict=True)
-            )
+            vectors = encode(model, [texts[i] for i in part], batch_size)
+            if matrix is None:
+                matrix = np.empty((n, vectors.shape[1]), dtype=np.float32)
+            matrix[part] = vectors
             tracker.update(len(part))
-    rows = []
-    matrix = []
-    for i, (key, h) in enumerate(zip(keys, hashes, strict=True)):
-        vector = fresh[i] if i in fresh else np.frombuffer(cached[(key, h)], dtype=np.float32)
-        matrix.append(vector)
-        rows.append(
-            {"key": key, "text_hash": h, "model_key": model_id, "embedding": vector.tobytes()}
-        )
-    dim = matrix[0].shape[0] if matrix else 0
-    return Encoded(
-        vectors=np.vstack(matrix) if matrix else np.zeros((0, dim), dtype=np.float32),
-        cache=pd.DataFrame(rows, columns=EMBEDDING_CACHE.columns),
-        encoded=len(missing),
-    )
+    return matrix if matrix is not None else np.zeros((0, 0), dtype=np.float32)

@@ -1,16 +1,18 @@
-"""Which embedding model the pipeline uses now, and where it runs.
+"""Which embedding model the pipeline uses now, where it runs, and how it encodes.
 
-Hard-negative mining, review vectors and search all encode with the production model (the
-base model until one is promoted), on the best device this machine has; training picks its
-device here too.
+Hard-negative mining, review vectors, search and evaluation all encode through
+``load_encoder`` with the configured ``model.backend`` (``embedloop.encoders``), on the best
+device this machine has; training picks its device here too but always trains in torch.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from embedloop.config import Settings
+from embedloop.encoders import encoder_key, resolve_backend, with_backend
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -40,8 +42,45 @@ def pick_device() -> str:
     return "cpu"
 
 
-def load_encoder(path: str) -> SentenceTransformer:
-    """A sentence-transformers model from a local directory, on ``pick_device()``."""
+def load_encoder(
+    path: str, backend: str = "torch", cache_dir: Path | None = None
+) -> SentenceTransformer:
+    """A sentence-transformers model from a local directory, on ``pick_device()``, whose
+    transformer runs on ``backend`` (``auto``, ``torch``, ``openvino``, ``torch-int8``)."""
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(path, device=pick_device(), local_files_only=True)
+    device = pick_device()
+    model = SentenceTransformer(path, device=device, local_files_only=True)
+    return with_backend(model, resolve_backend(backend, device), cache_dir, inplace=True)
+
+
+def serving_backend(settings: Settings) -> str:
+    """The backend inference uses on this machine: evaluation must score models with it."""
+    return resolve_backend(settings.model.backend, pick_device())
+
+
+def as_served(model: SentenceTransformer, settings: Settings) -> SentenceTransformer:
+    """``model`` as inference runs it on this machine (the serving backend): a copy for a
+    CPU backend, ``model`` itself for torch. Evaluation scores candidates through this, so
+    the promotion gate judges the vectors that will be served."""
+    return with_backend(model, serving_backend(settings), settings.cache_dir)
+
+
+@dataclass(frozen=True)
+class Encoder:
+    """The production model as the pipeline encodes with it, and its vectors' cache key."""
+
+    model: SentenceTransformer
+    path: str
+    backend: str
+    key: str
+
+
+def production_encoder(settings: Settings) -> Encoder:
+    """The production model (base until one is promoted) on the configured backend."""
+    from embedloop.embedding_cache import model_key
+
+    path = production_model_path(settings)
+    backend = serving_backend(settings)
+    model = load_encoder(path, backend, settings.cache_dir)
+    return Encoder(model, path, backend, encoder_key(model_key(path), backend))

@@ -113,7 +113,8 @@ class MinedTables:
 
     negatives: pd.DataFrame  # table hard_negatives
     retrieval: pd.DataFrame  # table pair_retrieval
-    cache: pd.DataFrame  # table embedding_cache: the vectors of exactly these chunks and queries
+    cache: pd.DataFrame  # table embedding_cache: other models' rows, and this model's vectors
+    # of exactly these chunks and queries
     mining: MiningResult
     texts_encoded: int
 
@@ -169,9 +170,12 @@ def mine_pairs(
     return MinedTables(
         negatives=negatives,
         retrieval=retrieval,
-        cache=pd.concat([chunk_enc.cache, query_enc.cache], ignore_index=True)[
-            EMBEDDING_CACHE.columns
-        ],
+        # Other models' rows stay (the round-trip filter's base model): dropping them would
+        # re-encode the corpus next run. This model's rows: exactly these chunks and queries.
+        cache=pd.concat(
+            [cache[cache["model_key"] != model_id], chunk_enc.cache, query_enc.cache],
+            ignore_index=True,
+        )[EMBEDDING_CACHE.columns],
         mining=mined,
         texts_encoded=chunk_enc.encoded + query_enc.encoded,
     )

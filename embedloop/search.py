@@ -1,5 +1,5 @@
 """Retrieve chunks for a question with the production model (the base model until one is
-promoted), reusing the chunk embeddings the pipeline cached."""
+promoted) on the serving backend, reusing the chunk embeddings the pipeline cached."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import duckdb
 import numpy as np
 
 from embedloop.config import Settings
-from embedloop.embedding_cache import encode_with_cache, model_key
-from embedloop.models import load_encoder, production_model_path
+from embedloop.embedding_cache import encode_with_cache
+from embedloop.encoders import encode
+from embedloop.models import production_encoder
 from embedloop.warehouse import DOCUMENT_CHUNKS, EMBEDDING_CACHE, read_table
 
 
@@ -31,12 +32,11 @@ def search_chunks(settings: Settings, question: str, k: int = 5) -> list[Hit]:
         cache = read_table(conn, EMBEDDING_CACHE)
     if chunks.empty:
         raise LookupError("the corpus is empty: no document_chunks yet, run `embedloop run`")
-    path = production_model_path(settings)
-    model = load_encoder(path)
+    encoder = production_encoder(settings)
     encoded = encode_with_cache(
-        model, list(chunks["chunk_id"]), list(chunks["text"]), cache, model_key(path)
+        encoder.model, list(chunks["chunk_id"]), list(chunks["text"]), cache, encoder.key
     )
-    query = model.encode([question], normalize_embeddings=True, convert_to_numpy=True)[0]
+    query = encode(encoder.model, [question])[0]
     scores = encoded.vectors @ query
     top = np.argsort(-scores)[:k]
     return [

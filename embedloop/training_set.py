@@ -1,7 +1,11 @@
 """The training table: candidate pairs with human review merged in.
 
 Pairs reviewers rejected leave; their corrected queries join as pairs of their own (generator
-``human``), in their document's split, with the reviewed pair's hard negative.
+``human``), in their document's split, with the reviewed pair's hard negative. Questions
+people wrote in the question task (table human_questions) join as generator
+``human-question`` with a hard negative mined for the same chunk, if any; those on
+test-split documents never do: they are evaluation queries, and a model trained on them
+would be graded on its own homework.
 """
 
 from __future__ import annotations
@@ -13,34 +17,86 @@ import pandas as pd
 
 from embedloop.candidates import PairSet
 from embedloop.pairs.filters import normalize_query
-from embedloop.warehouse import TRAINING_SPLITS
+from embedloop.warehouse import FEEDBACK_PAIRS, TRAINING_SPLITS
+
+HUMAN_QUESTION = "human-question"  # generator of pairs from the question-writing task
 
 
 @dataclass
 class TrainingSet(PairSet):
     human_pairs: int = 0  # pairs written by reviewers (corrected queries)
+    question_pairs: int = 0  # pairs from the question-writing task (train/validation only)
 
 
 def merge_feedback(
-    candidates: pd.DataFrame, feedback: pd.DataFrame, chunks: pd.DataFrame
+    candidates: pd.DataFrame,
+    feedback: pd.DataFrame,
+    chunks: pd.DataFrame,
+    questions: pd.DataFrame | None = None,
 ) -> TrainingSet:
-    """``candidates`` (table candidate_pairs) with ``feedback`` (table feedback_pairs)."""
-    if feedback.empty:
+    """``candidates`` (table candidate_pairs) with ``feedback`` (table feedback_pairs) and
+    ``questions`` (table human_questions)."""
+    questions = questions if questions is not None else pd.DataFrame()
+    feedback = feedback if len(feedback) else FEEDBACK_PAIRS.empty()
+    if feedback.empty and questions.empty:
         return TrainingSet(pairs=candidates[TRAINING_SPLITS.columns].reset_index(drop=True))
     rejected = set(feedback.loc[feedback["decision"] == "rejected", "pair_id"])
     is_rejected = candidates["pair_id"].isin(rejected)
     kept = candidates[~is_rejected]
     corrections = _corrected_pairs(feedback, kept, chunks)
-    if len(corrections):
-        # Row-wise: the corrections' all-null columns would upset pd.concat.
-        rows = kept.to_dict("records") + corrections.to_dict("records")
-        kept = pd.DataFrame(rows, columns=kept.columns)
+    asked = _question_pairs(questions, kept, corrections, chunks)
+    if len(corrections) or len(asked):
+        # Row-wise: the added pairs' all-null columns would upset pd.concat.
+        rows = [*kept.to_dict("records"), *corrections.to_dict("records")]
+        kept = pd.DataFrame([*rows, *asked.to_dict("records")], columns=kept.columns)
     kept = kept.sort_values("pair_id", ignore_index=True)
     return TrainingSet(
         pairs=kept[TRAINING_SPLITS.columns],
         dropped={"human_rejected": int(is_rejected.sum())},
         human_pairs=len(corrections),
+        question_pairs=len(asked),
     )
+
+
+def _question_pairs(
+    questions: pd.DataFrame, kept: pd.DataFrame, corrections: pd.DataFrame, chunks: pd.DataFrame
+) -> pd.DataFrame:
+    """A pair per human question on a train or validation document whose chunk still
+    exists, unless the chunk already has that query. The split is the document's (the
+    candidates' split when the document has pairs, as they are the freshest); the negative
+    is a mined one of another pair of the same chunk."""
+    if questions.empty:
+        return pd.DataFrame(columns=kept.columns)
+    text = dict(zip(chunks["chunk_id"], chunks["text"], strict=True))
+    doc_split = dict(zip(kept["doc_id"], kept["split"], strict=True))
+    with_negative = kept[kept["negative_chunk_id"].notna()].sort_values("pair_id")
+    negative = with_negative.drop_duplicates("chunk_id").set_index("chunk_id")
+    both = pd.concat([kept[["chunk_id", "query"]], corrections[["chunk_id", "query"]]])
+    existing = set(zip(both["chunk_id"], both["query"].map(normalize_query), strict=True))
+    rows = []
+    for row in questions.itertuples():
+        split = doc_split.get(row.doc_id, row.split)
+        key = (row.chunk_id, normalize_query(row.query))
+        if split == "test" or row.split == "test" or row.chunk_id not in text or key in existing:
+            continue
+        existing.add(key)
+        origin = negative.loc[row.chunk_id] if row.chunk_id in negative.index else None
+        digest = hashlib.sha256(f"{row.record_id}\x1f{row.query}".encode()).hexdigest()[:24]
+        rows.append(
+            {
+                "pair_id": f"hq-{digest}",
+                "split": split,
+                "chunk_id": row.chunk_id,
+                "doc_id": row.doc_id,
+                "query": row.query,
+                "positive": text[row.chunk_id],
+                "negative": origin["negative"] if origin is not None else None,
+                "negative_chunk_id": origin["negative_chunk_id"] if origin is not None else None,
+                "generator": HUMAN_QUESTION,
+                "model": "argilla:question-task",
+            }
+        )
+    return pd.DataFrame(rows, columns=kept.columns)
 
 
 def _corrected_pairs(

@@ -9,6 +9,7 @@ materialization that fails half-way leaves the previous tables exactly as they w
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -16,6 +17,14 @@ import duckdb
 import pandas as pd
 
 Schema = Mapping[str, str]  # column -> DuckDB type, in order
+
+# DuckDB takes up to 80% of RAM by default. The warehouse's tables are small next to the
+# models, so a firm cap keeps a run's peak memory predictable (past it, DuckDB spills to
+# disk), and a few threads leave the cores to the encoders running beside it.
+CONNECTION_CONFIG: dict[str, str | int] = {
+    "memory_limit": "1GB",
+    "threads": max(1, min(4, os.cpu_count() or 1)),
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -256,6 +265,73 @@ HUMAN_EVAL = Table(
         "chunk_id": "VARCHAR",
         "pair_id": "VARCHAR",
         "origin": "VARCHAR",  # accepted | corrected
+    },
+)
+
+
+# The question-writing task (embedloop.review.questions_task): what was published to the
+# second Argilla dataset, one record per sampled chunk, as review_records is for the review.
+QUESTION_RECORDS = Table(
+    "question_records",
+    {
+        "record_id": "VARCHAR",  # the Argilla record id
+        "chunk_id": "VARCHAR",
+        "doc_id": "VARCHAR",
+        "split": "VARCHAR",
+        "passage": "VARCHAR",
+        "heading": "VARCHAR",
+        "source": "VARCHAR",
+        "sample_key": "DOUBLE",  # seeded uniform key: the sample is the lowest keys
+        "chunk_state": "VARCHAR",  # current | chunk_changed | chunk_removed
+        "content_hash": "VARCHAR",
+        "published_at": "TIMESTAMPTZ",
+    },
+)
+QUESTION_TARGET = Table("question_target", REVIEW_TARGET.schema)
+
+# Every question-task response version pulled from Argilla; append-only like feedback_history.
+QUESTION_HISTORY = Table(
+    "question_history",
+    {
+        "response_id": "VARCHAR",
+        "record_id": "VARCHAR",
+        "user_id": "VARCHAR",
+        "status": "VARCHAR",  # submitted | discarded (discarded = answers no real question)
+        "query": "VARCHAR",
+        "updated_at": "TIMESTAMPTZ",
+        "pulled_at": "TIMESTAMPTZ",
+    },
+)
+
+# Questions people wrote for sampled passages: each annotator's latest submitted response per
+# record. Test-split rows are evaluation queries (the `human` set), never training data.
+HUMAN_QUESTIONS = Table(
+    "human_questions",
+    {
+        "record_id": "VARCHAR",
+        "chunk_id": "VARCHAR",
+        "doc_id": "VARCHAR",
+        "split": "VARCHAR",  # the split of the chunk's document
+        "query": "VARCHAR",
+        "annotator": "VARCHAR",  # Argilla user id
+        "responded_at": "TIMESTAMPTZ",
+    },
+)
+
+
+# The evaluation sets (embedloop.evaluation), one row per query with every relevant chunk and
+# where the query came from: what the promotion gate scored, reproducible from this table.
+EVALUATION_QUERIES = Table(
+    "evaluation_queries",
+    {
+        "set_name": "VARCHAR",  # synthetic | human | questions
+        "query_id": "VARCHAR",
+        "query": "VARCHAR",
+        "relevant_chunk_ids": "VARCHAR[]",
+        "source": "VARCHAR",  # synthetic:<strategy> | argilla:<task> | file:<name> | harvested-faq
+        "split": "VARCHAR",  # the split of the answering document
+        "doc_id": "VARCHAR",
+        "created_at": "TIMESTAMPTZ",
     },
 )
 

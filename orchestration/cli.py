@@ -3,6 +3,9 @@
 embedloop run [--wait] [--verbose] [--config FILE]
 embedloop export-model --stage production|latest --to DIR [--config FILE]
 embedloop search "question" [--k 5] [--config FILE]
+embedloop lineage [VERSION] [--json] / embedloop rollback VERSION --reason WHY [--by NAME]
+embedloop preview-queries PATH [--n 20] [--config FILE]
+embedloop evaluate --model DIR|production|base --questions FILE [--config FILE]
 """
 
 import argparse
@@ -18,6 +21,7 @@ import dagster as dg
 
 from embedloop.config import CONFIG_ENV_VAR, ConfigError, Settings, load_settings
 from embedloop.progress import show_bars
+from orchestration.cli_lineage import add_commands as add_lineage_commands
 
 
 class CliError(RuntimeError):
@@ -64,6 +68,20 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("question")
     search.add_argument("--k", type=int, default=5)
     search.set_defaults(handler=_search)
+
+    preview = sub.add_parser(
+        "preview-queries", help="print the pairs the generator makes for one document file"
+    )
+    preview.add_argument("path", type=Path, help="a Markdown, RST, HTML or text file")
+    preview.add_argument("--n", type=int, default=20, help="pairs to print (default 20)")
+    preview.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    preview.set_defaults(handler=_preview_queries)
+    evaluate = sub.add_parser("evaluate", help="score a model on your own question file")
+    evaluate.add_argument("--model", required=True, help="a model directory, production or base")
+    evaluate.add_argument("--questions", required=True, type=Path, help="CSV or JSONL file")
+    evaluate.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    evaluate.set_defaults(handler=_evaluate)
+    add_lineage_commands(sub)  # lineage, rollback (orchestration/cli_lineage.py)
     for p in (run, export, search):
         p.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
@@ -158,6 +176,32 @@ def _search(args: argparse.Namespace, settings: Settings) -> int:
     for rank, hit in enumerate(hits, start=1):
         print(f"{rank}. [{hit.score:.3f}] {hit.heading_path or hit.doc_id}  ({hit.doc_id})")
         print("   " + " ".join(hit.text.split())[:300])
+    return 0
+
+
+def _preview_queries(args: argparse.Namespace, settings: Settings) -> int:
+    _quiet_libraries()
+    from embedloop.pairs.preview import PreviewError, format_preview, preview_document
+
+    if args.n < 1:
+        raise CliError("--n must be at least 1")
+    try:
+        preview = preview_document(args.path, settings)
+    except PreviewError as err:
+        raise CliError(str(err)) from None
+    print(format_preview(preview, args.n))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    _quiet_libraries()
+    from embedloop.evaluation.byo import evaluate_questions
+
+    try:
+        report = evaluate_questions(settings, args.model, args.questions)
+    except (LookupError, ValueError) as err:  # no model or corpus; a malformed question file
+        raise CliError(str(err)) from None
+    print(report.render())
     return 0
 
 

@@ -7,14 +7,24 @@ from typing import Any
 
 import dagster as dg
 
-from assets.human_feedback import argilla_review_dataset, human_feedback
+from assets.evaluation import evaluation_sets
+from assets.human_feedback import (
+    argilla_question_dataset,
+    argilla_review_dataset,
+    human_feedback,
+    human_questions,
+)
 from assets.ingestion import document_chunks, ingest_documents
+from assets.sources import documentation_sources
 from assets.training import embedding_evaluation, finetuned_embedding_model
 from assets.training_data import candidate_pairs, hard_negatives, synthetic_queries, training_splits
 from embedloop.config import config_path, load_settings
 from orchestration.jobs import ALL_JOBS
 from orchestration.resources import build_resources
+from orchestration.rollback import rollback_job
+from orchestration.schedules import build_refresh_schedule
 from orchestration.sensors import build_feedback_sensor
+from orchestration.source_sensor import build_source_sensor
 from quality.checks import ALL_CHECKS
 
 ALL_ASSETS = [
@@ -25,8 +35,11 @@ ALL_ASSETS = [
     candidate_pairs,
     argilla_review_dataset,
     human_feedback,
+    argilla_question_dataset,
+    human_questions,
     training_splits,
     finetuned_embedding_model,
+    evaluation_sets,
     embedding_evaluation,
 ]
 
@@ -43,10 +56,12 @@ def build_definitions(
     """
     settings = load_settings(config_file or config_path())
     return dg.Definitions(
-        assets=ALL_ASSETS,
+        # The sources are observed (by the source sensor), not built.
+        assets=[documentation_sources, *ALL_ASSETS],
         asset_checks=ALL_CHECKS,
-        jobs=ALL_JOBS,
-        sensors=[build_feedback_sensor(settings)],
+        jobs=[*ALL_JOBS, rollback_job],
+        schedules=[build_refresh_schedule(settings)],
+        sensors=[build_feedback_sensor(settings), build_source_sensor(settings)],
         resources=build_resources(config_file, wait_for_lock=wait_for_lock),
         # Steps run one after the other in the run's process: DuckDB admits one writing
         # process at a time, and distilabel pipelines must start from a main thread.

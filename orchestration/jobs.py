@@ -25,10 +25,15 @@ training_job = dg.define_asset_job(
 retraining_job = dg.define_asset_job(
     "retraining_job",
     selection=dg.AssetSelection.assets(
-        "human_feedback", "training_splits", "finetuned_embedding_model", "embedding_evaluation"
+        "human_feedback",
+        "human_questions",
+        "training_splits",
+        "finetuned_embedding_model",
+        "evaluation_sets",
+        "embedding_evaluation",
     ),
-    description="Pull human feedback from Argilla, merge it into the splits, finetune and "
-    "evaluate a new model version (what argilla_feedback_sensor launches).",
+    description="Pull human feedback and questions from Argilla, merge them into the splits, "
+    "finetune and evaluate a new model version (what argilla_feedback_sensor launches).",
 )
 
 all_assets_job = dg.define_asset_job(
@@ -37,4 +42,22 @@ all_assets_job = dg.define_asset_job(
     description="Materialize the whole graph (what `make demo` runs).",
 )
 
-ALL_JOBS = [ingestion_job, training_data_job, training_job, retraining_job, all_assets_job]
+# Everything below the sources except training: what a source change may refresh without a
+# person or the feedback sensor deciding to train (orchestration/source_sensor.py).
+REFRESH_SCOPE = dg.AssetSelection.all() - dg.AssetSelection.groups("training")
+
+source_refresh_job = dg.define_asset_job(
+    "source_refresh_job",
+    selection=REFRESH_SCOPE,
+    description="Re-ingest the sources and rebuild what they feed, up to the Argilla datasets "
+    "(the daily schedule runs it whole; source_change_sensor runs only the stale part).",
+)
+
+ALL_JOBS = [
+    ingestion_job,
+    training_data_job,
+    training_job,
+    retraining_job,
+    all_assets_job,
+    source_refresh_job,
+]

@@ -22,13 +22,14 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from embedloop.config import Settings, config_path, load_settings
-from embedloop.pairs.llm_backends import LLMCredentials
+from embedloop.pairs.credentials import LLMCredentials
 from embedloop.review.argilla_io import (
     ARGILLA_API_KEY_ENV,
     ArgillaConnection,
     ArgillaUnavailable,
 )
 from embedloop.run_lock import run_lock
+from embedloop.warehouse import CONNECTION_CONFIG
 from training.runner import ZenMLTraining
 
 
@@ -130,9 +131,11 @@ class ArgillaResource(dg.ConfigurableResource):
     local_credentials: str | None = None
 
     def create_resource(self, context: dg.InitResourceContext) -> ArgillaConnection:
-        return ArgillaConnection(
-            self.api_url, self.resolve_api_key(), self.workspace, self.timeout_s
-        )
+        try:
+            key = self.resolve_api_key()
+        except ArgillaUnavailable as err:
+            return ArgillaConnection(self.api_url, "", self.workspace, self.timeout_s, str(err))
+        return ArgillaConnection(self.api_url, key, self.workspace, self.timeout_s)
 
     def resolve_api_key(self) -> str:
         if self.api_key:
@@ -178,7 +181,9 @@ def build_resources(
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     return {
         "settings": SettingsResource(config_file=str(file), wait_for_lock=wait_for_lock),
-        "duckdb": DuckDBResource(database=str(settings.warehouse_path)),
+        "duckdb": DuckDBResource(
+            database=str(settings.warehouse_path), connection_config=CONNECTION_CONFIG
+        ),
         "zenml": ZenMLResource(config_file=str(file), wait_for_lock=wait_for_lock),
         # Resolved at run time from the environment, never stored in run config.
         "argilla": ArgillaResource(

@@ -18,7 +18,7 @@ from embedloop.review.argilla_io import (
     CONNECTION_ERRORS,
     ArgillaConnection,
     FeedbackState,
-    feedback_state,
+    combined_feedback_state,
 )
 from orchestration.jobs import retraining_job
 from orchestration.stale_runs import fail_dead_runs
@@ -49,7 +49,7 @@ def new_or_changed(state: FeedbackState, cursor: FeedbackCursor) -> int:
 
 def build_feedback_sensor(settings: Settings) -> dg.SensorDefinition:
     threshold = settings.argilla.min_new_responses
-    dataset = settings.argilla.dataset
+    datasets = [settings.argilla.dataset, settings.argilla.question_dataset]
 
     @dg.sensor(
         name="argilla_feedback_sensor",
@@ -57,7 +57,7 @@ def build_feedback_sensor(settings: Settings) -> dg.SensorDefinition:
         minimum_interval_seconds=settings.argilla.poll_interval_s,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Requests retraining_job once {threshold} submitted Argilla responses "
-        f"are new or changed since the last retraining (dataset {dataset!r}).",
+        f"are new or changed since the last retraining (datasets {' and '.join(datasets)}).",
     )
     def argilla_feedback_sensor(
         context: dg.SensorEvaluationContext, argilla: dg.ResourceParam[ArgillaConnection]
@@ -67,7 +67,7 @@ def build_feedback_sensor(settings: Settings) -> dg.SensorDefinition:
             context.log.warning(f"marked run {run_id} failed: its process is gone")
         cursor = FeedbackCursor.parse(context.cursor)
         try:
-            state = feedback_state(argilla.client(), argilla.workspace, dataset)
+            state = combined_feedback_state(argilla.client(), argilla.workspace, datasets)
         except CONNECTION_ERRORS as err:
             return dg.SkipReason(f"Argilla unavailable, will retry: {err}")
         fresh = new_or_changed(state, cursor)
@@ -84,6 +84,9 @@ def build_feedback_sensor(settings: Settings) -> dg.SensorDefinition:
                     tags={
                         "embedloop/trigger": "argilla_feedback",
                         "embedloop/new_responses": str(fresh),
+                        # The feedback snapshot this retraining answers (in its lineage).
+                        "embedloop/feedback_submitted": str(after.submitted),
+                        "embedloop/feedback_latest": str(after.latest),
                     },
                 )
             ],

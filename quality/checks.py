@@ -12,11 +12,13 @@ from dagster_duckdb import DuckDBResource
 from embedloop.chunking.incremental import chunker_for
 from embedloop.config import Settings
 from embedloop.metrics import PRIMARY
+from embedloop.reports import markdown_table
 from embedloop.splits import chunk_splits
 from embedloop.warehouse import (
     CANDIDATE_PAIRS,
     DOCUMENT_CHUNKS,
     HARD_NEGATIVES,
+    HUMAN_QUESTIONS,
     SKIPPED_DOCUMENTS,
     SOURCE_DOCUMENTS,
     SYNTHETIC_QUERIES,
@@ -27,6 +29,7 @@ from quality.gx_validation import ValidationOutcome
 from quality.suites import (
     validate_document_chunks,
     validate_hard_negatives,
+    validate_human_question_leakage,
     validate_skipped_ratio,
     validate_source_documents,
     validate_synthetic_queries,
@@ -152,25 +155,63 @@ training_splits_valid = _pairs_check(
 
 
 @dg.asset_check(
+    asset="training_splits",
+    blocking=True,
+    description="GX: no question people wrote for a test-split passage (table "
+    "human_questions) is in the training table; they are evaluation queries.",
+)
+def training_splits_exclude_test_questions(
+    settings: dg.ResourceParam[Settings], duckdb: DuckDBResource
+) -> dg.AssetCheckResult:
+    with duckdb.get_connection() as conn:
+        pairs = read_table(conn, TRAINING_SPLITS)
+        questions = read_table(conn, HUMAN_QUESTIONS)
+        chunks = read_table(conn, DOCUMENT_CHUNKS)
+    outcome = validate_human_question_leakage(
+        pairs, questions, chunk_splits(chunks, settings.splits)
+    )
+    test_questions = int((questions["split"] == "test").sum())
+    return to_check_result(outcome, {"test_questions": dg.MetadataValue.int(test_questions)})
+
+
+@dg.asset_check(
     asset="embedding_evaluation",
     description="Warns when the finetuned model's nDCG@10 at the native dim is below the "
-    "base model's on the test split.",
+    "base model's on the gate's primary set (real questions when there are enough, else the "
+    "synthetic test split); every set where it is below base is listed.",
 )
 def finetuned_not_worse_than_base(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
     event = context.instance.get_latest_materialization_event(dg.AssetKey("embedding_evaluation"))
     materialization = event.asset_materialization if event else None
     if materialization is None:
         raise dg.Failure("embedding_evaluation has not been materialized yet")
-    by_dim = materialization.metadata[f"{PRIMARY}_by_dim"].value
-    native = str(materialization.metadata["native_dim"].value)
-    base, tuned = by_dim[native]["base"], by_dim[native]["finetuned"]  # type: ignore[index]
+    meta = materialization.metadata
+    native = str(meta["native_dim"].value)
+    # The primary set's values per dim (the combined set when it is questions + human).
+    by_dim: Any = meta[f"{PRIMARY}_by_dim"].value
+    base, tuned = by_dim[native]["base"], by_dim[native]["finetuned"]
+    by_set: Any = meta[f"{PRIMARY}_by_set"].value if f"{PRIMARY}_by_set" in meta else {}
+    rows = [
+        {
+            "set": name,
+            "n": entry["n"],
+            **{k: round(v, 4) for k, v in entry["by_dim"][native].items()},
+        }
+        for name, entry in sorted(by_set.items())
+        if entry["n"] and native in entry["by_dim"]
+    ]
+    worse = [r["set"] for r in rows if r["candidate"] < r["base"]]
+    primary = str(meta["primary_set"].value) if "primary_set" in meta else "synthetic"
     return dg.AssetCheckResult(
         passed=tuned >= base,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
             "dim": dg.MetadataValue.int(int(native)),
+            "primary_set": primary,
             "base": dg.MetadataValue.float(round(base, 4)),
             "finetuned": dg.MetadataValue.float(round(tuned, 4)),
+            "worse_than_base_on": ", ".join(worse) or "none",
+            "by_set": dg.MetadataValue.md(markdown_table(rows)),
         },
     )
 
@@ -183,5 +224,6 @@ ALL_CHECKS = [
     hard_negatives_valid,
     candidate_pairs_valid,
     training_splits_valid,
+    training_splits_exclude_test_questions,
     finetuned_not_worse_than_base,
 ]

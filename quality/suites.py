@@ -11,6 +11,7 @@ from collections.abc import Mapping
 import great_expectations.expectations as gxe
 import pandas as pd
 
+from embedloop.pairs.filters import normalize_query
 from embedloop.splits import SPLITS, leakage_report
 from quality.gx_validation import ValidationOutcome, combine, validate_frame
 
@@ -165,3 +166,51 @@ def validate_training_splits(
         ],
     )
     return combine(suite, [table, leakage, distribution])
+
+
+def validate_human_question_leakage(
+    pairs: pd.DataFrame, questions: pd.DataFrame, chunk_split: Mapping[str, str]
+) -> ValidationOutcome:
+    """No question people wrote for a test-split passage is in the training table.
+
+    Those questions are the `human` evaluation set: a pair that carries one (same chunk,
+    same normalized query), or a question-task pair on a test document, would let training
+    see the exam. ``chunk_split`` (chunk_id -> split under the current settings) catches a
+    question whose split was recorded under older split settings.
+    """
+    on_test = (questions["split"] == "test") | questions["chunk_id"].map(
+        lambda c: chunk_split.get(c) == "test"
+    )
+    asked = questions[on_test]
+    exam = set(zip(asked["chunk_id"], asked["query"].map(normalize_query), strict=True))
+    # A synthetic test pair that happens to read the same is evaluation data, not a leak.
+    trained = (pairs["split"] != "test") | (pairs["generator"] == "human-question")
+    facts = pd.DataFrame(
+        {
+            "pair_id": pairs["pair_id"],
+            "is_test_human_question": trained
+            & pd.Series(
+                [
+                    (c, normalize_query(q)) in exam
+                    for c, q in zip(pairs["chunk_id"], pairs["query"], strict=True)
+                ],
+                index=pairs.index,
+                dtype=bool,
+            ),
+            "question_task_pair_on_test_document": (pairs["generator"] == "human-question")
+            & (
+                (pairs["split"] == "test")
+                | pairs["chunk_id"].map(lambda c: chunk_split.get(c) == "test")
+            ),
+        }
+    )
+    return validate_frame(
+        facts,
+        "training_splits_human_questions",
+        [
+            gxe.ExpectColumnValuesToBeInSet(column="is_test_human_question", value_set=[False]),
+            gxe.ExpectColumnValuesToBeInSet(
+                column="question_task_pair_on_test_document", value_set=[False]
+            ),
+        ],
+    )

@@ -14,6 +14,7 @@ import dagster as dg
 import httpx
 import pytest
 
+from embedloop.review.argilla_io import ArgillaUnavailable
 from services.argilla.credentials import refuse_public_bind
 from services.argilla.stack import (
     PROCESSES,
@@ -240,11 +241,34 @@ def test_resources_send_the_local_key_to_a_loopback_url_only(
         assert built.argilla.api_key == argilla_stack.api_key
         assert built.argilla.client().me.username == "argilla"
 
+    # Without a key the resource still builds (a sensor tick must skip, not crash); its first
+    # use fails with the reason, and the local key was never handed to the remote URL.
     remote = argilla("remote.yaml", "https://argilla.example.com")
-    with (
-        pytest.raises(dg.DagsterResourceFunctionError) as failed,
-        dg.build_resources({"argilla": remote}),
-    ):
-        pass
-    message = str(failed.value.__cause__)
+    with dg.build_resources({"argilla": remote}) as built:
+        assert built.argilla.api_key == ""
+        with pytest.raises(ArgillaUnavailable) as failed:
+            built.argilla.client()
+    message = str(failed.value)
     assert "no API key for Argilla at https://argilla.example.com: set ARGILLA_API_KEY" in message
+
+
+def test_a_sensor_tick_without_any_argilla_key_skips_with_the_reason(
+    tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No ARGILLA_API_KEY and no local stack yet: the tick says so, it does not error."""
+    from embedloop.config import load_settings
+    from orchestration.resources import build_resources
+    from orchestration.sensors import build_feedback_sensor
+
+    monkeypatch.delenv("ARGILLA_API_KEY", raising=False)
+    monkeypatch.setenv("EMBEDLOOP_ARGILLA_DATA", str(tmp_path / "no-stack"))
+    config = write_config(tmp_path / "embedloop.yaml", corpus, tmp_path / "data")
+    sensor = build_feedback_sensor(load_settings(config))
+    resources = {"argilla": build_resources(config)["argilla"]}
+    with dg.build_sensor_context(
+        instance=dg.DagsterInstance.ephemeral(), resources=resources
+    ) as context:
+        result = sensor(context)
+    assert isinstance(result, dg.SkipReason)
+    assert "no API key for Argilla" in (result.skip_message or "")
+    assert "make argilla-up" in (result.skip_message or "")

@@ -1,5 +1,6 @@
-"""The production deployment (docker/): compose requires every secret, and PostgreSQL gives
-Dagster and Argilla a role and a database each.
+"""The production deployment (docker/): compose requires every secret, PostgreSQL gives
+Dagster and Argilla a role and a database each, ZenML gets MySQL, and the user code is a
+gRPC code location of its own.
 
 `docker-compose config` resolves the file as `up` would, without Docker: it needs the
 docker-compose binary (Debian's package) and skips without it. The init script runs against
@@ -16,12 +17,14 @@ import shutil
 import subprocess
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker" / "docker-compose.yml"
+GPU_OVERRIDE = ROOT / "docker" / "docker-compose.gpu.yml"
 ENV_EXAMPLE = ROOT / "docker" / ".env.example"
 INIT_SCRIPT = ROOT / "docker" / "postgres-init" / "10-roles.sh"
 COMPOSE = shutil.which("docker-compose")
@@ -32,14 +35,17 @@ def example_variables() -> list[str]:
     return [line.split("=", 1)[0] for line in lines if line and not line.startswith("#")]
 
 
-def compose_config(tmp_path: Path, values: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def compose_config(
+    tmp_path: Path, values: dict[str, str], *overrides: Path
+) -> subprocess.CompletedProcess[str]:
     """`docker-compose config` with exactly these variables: none from the caller's
     environment, and none from a docker/.env a developer may have."""
     env_file = tmp_path / f"{uuid.uuid4().hex}.env"
     env_file.write_text("".join(f"{name}={value}\n" for name, value in values.items()))
     env = {k: v for k, v in os.environ.items() if k not in example_variables()}
+    files = [arg for f in (COMPOSE_FILE, *overrides) for arg in ("-f", str(f))]
     return subprocess.run(
-        [str(COMPOSE), "--env-file", str(env_file), "-f", str(COMPOSE_FILE), "config"],
+        [str(COMPOSE), "--env-file", str(env_file), *files, "config"],
         env=env,
         capture_output=True,
         text=True,
@@ -89,7 +95,7 @@ def test_compose_with_every_secret_gives_argilla_its_own_role(tmp_path: Path) ->
         "postgresql+asyncpg://argilla:"
     )
     assert argilla["PASSWORD"] == values["ARGILLA_PASSWORD"]
-    assert argilla["API_KEY"] == services["daemon"]["environment"]["ARGILLA_API_KEY"]
+    assert argilla["API_KEY"] == services["user-code"]["environment"]["ARGILLA_API_KEY"]
     dagster = services["webserver"]["environment"]
     assert (dagster["DAGSTER_PG_USERNAME"], dagster["DAGSTER_PG_PASSWORD"]) == (
         "dagster",
@@ -99,6 +105,99 @@ def test_compose_with_every_secret_gives_argilla_its_own_role(tmp_path: Path) ->
     assert postgres.get("POSTGRES_USER", "postgres") == "postgres"  # no app is the superuser
     assert postgres["POSTGRES_PASSWORD"] == values["POSTGRES_PASSWORD"]
     assert "change-me" not in result.stdout and ":dagster@" not in result.stdout
+
+
+def _resolved(tmp_path: Path, *overrides: Path) -> dict[str, Any]:
+    values = {name: f"test-{name.lower().replace('_', '-')}" for name in example_variables()}
+    result = compose_config(tmp_path, values, *overrides)
+    assert result.returncode == 0, result.stderr
+    return dict(yaml.safe_load(result.stdout)["services"])
+
+
+def _mounts(service: dict[str, Any]) -> dict[str, str]:
+    """container path -> host source, for the bind mounts (what `config` prints as strings)."""
+    pairs = (v.split(":")[:2] for v in service.get("volumes", []) if isinstance(v, str))
+    return {target: source for source, target in pairs}
+
+
+@needs_compose
+def test_every_dagster_container_mounts_the_root_instance_config(tmp_path: Path) -> None:
+    services = _resolved(tmp_path)
+    root_instance = str(ROOT / "dagster.yaml")
+    for name in ("webserver", "daemon", "user-code"):
+        assert _mounts(services[name])["/opt/dagster/home/dagster.yaml"] == root_instance, name
+        env = services[name]["environment"]
+        assert env["DAGSTER_PG_USERNAME"] == "dagster" and env["DAGSTER_PG_HOST"] == "postgres"
+    # The webserver and daemon load the code location from workspace.yaml, over gRPC.
+    workspace_file = ROOT / "docker" / "workspace.yaml"
+    for name in ("webserver", "daemon"):
+        assert _mounts(services[name])["/opt/dagster/workspace.yaml"] == str(workspace_file)
+        assert "-w /opt/dagster/workspace.yaml" in services[name]["command"]
+    (server,) = yaml.safe_load(workspace_file.read_text())["load_from"]
+    assert server["grpc_server"]["host"] == "user-code"
+    assert f"-p {server['grpc_server']['port']}" in " ".join(
+        services["user-code"]["healthcheck"]["test"]
+    )
+
+
+@needs_compose
+def test_user_code_and_dagster_are_separate_images(tmp_path: Path) -> None:
+    services = _resolved(tmp_path)
+    user_code = services["user-code"]["build"]["dockerfile"]
+    assert services["webserver"]["build"]["dockerfile"] == "docker/dagster.Dockerfile"
+    assert services["daemon"]["build"] == services["webserver"]["build"]
+    assert user_code == "docker/user-code.Dockerfile" and user_code != "docker/dagster.Dockerfile"
+    # Dagster's image holds no project code; the code location serves it over gRPC.
+    dagster_image = (ROOT / "docker" / "dagster.Dockerfile").read_text()
+    assert "COPY embedloop" not in dagster_image and "-e ." not in dagster_image
+    user_image = (ROOT / "docker" / "user-code.Dockerfile").read_text()
+    assert '"code-server", "start"' in user_image and "orchestration.definitions" in user_image
+    # Only the user-code container runs project code, so only it holds the warehouse volume.
+    holders = [n for n, s in services.items() if "/opt/embedloop/data" in _mounts(s)]
+    assert holders == ["user-code"]
+    # Runs execute in user-code; their compute logs must reach the webserver's UI.
+    logs = {
+        _mounts(services[n]).get("/opt/dagster/home/storage") for n in ("user-code", "webserver")
+    }
+    assert len(logs) == 1 and None not in logs
+    # Every long-running service says when it is healthy.
+    unchecked = {n for n, s in services.items() if "healthcheck" not in s}
+    assert unchecked == {"argilla-worker"}
+
+
+@needs_compose
+def test_zenml_server_runs_on_mysql_with_its_own_user(tmp_path: Path) -> None:
+    services = _resolved(tmp_path)
+    zenml, db = services["zenml"]["environment"], services["zenml-db"]["environment"]
+    # ZenML's SQL store supports MySQL and SQLite only: no PostgreSQL here.
+    password = db["MYSQL_PASSWORD"]
+    assert zenml["ZENML_STORE_URL"] == f"mysql://zenml:{password}@zenml-db:3306/zenml"
+    assert db["MYSQL_USER"] == "zenml" and db["MYSQL_DATABASE"] == "zenml"
+    assert db["MYSQL_ROOT_PASSWORD"] != password
+    assert services["zenml"]["depends_on"]["zenml-db"]["condition"] == "service_healthy"
+    client = services["user-code"]["environment"]
+    assert client["ZENML_STORE_URL"] == "http://zenml:8080"
+    assert client["ZENML_STORE_USERNAME"] == zenml["ZENML_DEFAULT_USER_NAME"]
+    assert client["ZENML_STORE_PASSWORD"] == zenml["ZENML_DEFAULT_USER_PASSWORD"]
+
+
+@needs_compose
+def test_gpu_override_gives_user_code_cuda_and_a_gpu(tmp_path: Path) -> None:
+    plain, gpu = _resolved(tmp_path), _resolved(tmp_path, GPU_OVERRIDE)
+    (device,) = gpu["user-code"]["deploy"]["resources"]["reservations"]["devices"]
+    assert device["driver"] == "nvidia" and "gpu" in device["capabilities"]
+    assert "/cu" in gpu["user-code"]["build"]["args"]["TORCH_INDEX_URL"]
+    assert "deploy" not in plain["user-code"]
+
+    # Nothing but the user-code service changes (compose may list volumes in any order).
+    def others(services: dict[str, Any]) -> dict[str, Any]:
+        return {
+            n: {**s, "volumes": sorted(map(str, s.get("volumes", [])))}
+            for n, s in services.items()
+            if n != "user-code"
+        }
+
+    assert others(gpu) == others(plain)
 
 
 def _scram_matches(verifier: str, password: str) -> bool:

@@ -1,4 +1,5 @@
-"""Pair generation through real distilabel pipelines: offline, and LLM against a faulty server."""
+"""Pair generation: offline in-process, and the LLM through a real distilabel pipeline
+against a faulty server."""
 
 from __future__ import annotations
 
@@ -74,18 +75,18 @@ def _report(**counts: int) -> GenerationReport:
 # --- offline -------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
-def test_offline_generator_runs_as_distilabel_pipeline(tmp_path: Path) -> None:
+def test_offline_generator_runs_in_process_with_chunk_text_positives(tmp_path: Path) -> None:
     settings = SyntheticSettings(generator="offline", queries_per_chunk=3)
 
     report = generate_pairs(SAMPLE_CHUNKS, settings, tmp_path)
 
     assert report.pairs
-    ids = {c.chunk_id for c in SAMPLE_CHUNKS}
+    texts = {c.chunk_id: c.text for c in SAMPLE_CHUNKS}
     for pair in report.pairs:
-        assert pair.chunk_id in ids
+        assert pair.chunk_id in texts
         assert pair.query.strip()
-        assert pair.positive.strip()
+        # The exact chunk text: the same surface form as the corpus and the negatives.
+        assert pair.positive == texts[pair.chunk_id]
         assert pair.negative is None
         assert pair.generator == "offline"
         assert pair.model.startswith("offline:")
@@ -94,7 +95,7 @@ def test_offline_generator_runs_as_distilabel_pipeline(tmp_path: Path) -> None:
     assert report.counts["generated"] == len(report.pairs)
     assert report.counts["generated"] + report.dropped == report.counts["requested"]
     assert report.failed_chunk_ids == set()
-    assert (tmp_path / "distilabel" / "embedloop-offline").is_dir()
+    assert not (tmp_path / "distilabel").exists()  # no pipeline, no worker pool
 
 
 def test_no_chunks_runs_no_pipeline(tmp_path: Path) -> None:
@@ -105,22 +106,32 @@ def test_no_chunks_runs_no_pipeline(tmp_path: Path) -> None:
     assert not (tmp_path / "distilabel").exists()
 
 
-def test_pipeline_outside_main_thread_fails_clearly(tmp_path: Path) -> None:
-    errors: list[BaseException] = []
+def _in_worker_thread(settings: SyntheticSettings, tmp_path: Path) -> list[object]:
+    outcome: list[object] = []
 
     def run() -> None:
         try:
-            generate_pairs(SAMPLE_CHUNKS, SyntheticSettings(), tmp_path)
+            outcome.append(generate_pairs(SAMPLE_CHUNKS, settings, tmp_path))
         except BaseException as err:
-            errors.append(err)
+            outcome.append(err)
 
     worker = threading.Thread(target=run)
     worker.start()
     worker.join(timeout=60)
+    return outcome
 
-    assert len(errors) == 1
-    assert isinstance(errors[0], RuntimeError)
-    assert "main thread" in str(errors[0])
+
+def test_llm_pipeline_outside_main_thread_fails_clearly(tmp_path: Path) -> None:
+    (error,) = _in_worker_thread(SyntheticSettings(generator="llm"), tmp_path)
+
+    assert isinstance(error, RuntimeError)
+    assert "main thread" in str(error)
+
+
+def test_offline_generation_runs_in_any_thread(tmp_path: Path) -> None:
+    (report,) = _in_worker_thread(SyntheticSettings(generator="offline"), tmp_path)
+
+    assert isinstance(report, GenerationReport) and report.pairs
 
 
 def test_duplicate_chunk_ids_are_rejected(tmp_path: Path) -> None:

@@ -178,13 +178,15 @@ def test_retraining_job_reports_the_human_validated_set(project: Project) -> Non
     assert result.success
     assert {e.asset_key.path[-1] for e in result.get_asset_materialization_events()} == {
         "human_feedback",
+        "human_questions",
         "training_splits",
         "finetuned_embedding_model",
+        "evaluation_sets",
         "embedding_evaluation",
     }
     evaluation = meta(result, "embedding_evaluation")
-    assert evaluation["human_validated_queries"] == 1
-    assert "| 384 | ndcg@10 |" in str(evaluation["human_validated_metrics"])
+    assert evaluation["human_queries"] == 1
+    assert "| 384 | ndcg@10 |" in str(evaluation["human_metrics"])
 
 
 def test_history_survives_records_deleted_in_argilla(project: Project) -> None:

@@ -13,7 +13,7 @@ from tests.conftest import write_config
 from tests.test_ingestion_assets import check_results, query
 
 PAGES = {
-    f"topic{i}.md": f"""# Topic {i}
+    f"topic{i}.md": f"""# Topic {i} handbook
 
 ## Configure topic {i}
 
@@ -58,6 +58,8 @@ DATA_ASSETS = [
         "embedding_evaluation",
         "argilla_review_dataset",
         "human_feedback",
+        "argilla_question_dataset",
+        "human_questions",
     }
 ]
 
@@ -81,6 +83,9 @@ def test_training_data_is_generated_mined_split_and_checked(tmp_path: Path) -> N
 
     generated = meta(result, "synthetic_queries")
     assert generated["chunks_generated"] == generated["chunks"] > 0
+    # Fresh pairs are screened (copies, base-model round trip); the table holds what passed.
+    assert generated["screened_kept"] == generated["dagster/row_count"] > 0
+    assert "| strategy | generated | kept |" in str(generated["screening"])
     pairs = query(config, "SELECT count(*), count(DISTINCT chunk_id) FROM synthetic_queries")[0]
     assert pairs[0] >= 2 * pairs[1]
 

@@ -23,123 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
-import pandas as pd
 import pytest
-import yaml
 
 from embedloop.config import Settings, load_settings
 from embedloop.models import production_model_path
-from embedloop.warehouse import DOCUMENT_CHUNKS, HUMAN_EVAL, TRAINING_SPLITS, replace_tables
+from tests.training_helpers import isolated_zenml, tiny_tables, write_config, write_warehouse
 
 pytestmark = pytest.mark.slow
-
-TOPICS = [
-    ("artifact store", "keeps every artifact that a step produces, in a bucket or folder"),
-    ("orchestrator", "decides where and in which order the steps of a pipeline run"),
-    ("step operator", "runs a single step on special hardware such as a GPU cluster"),
-    ("container registry", "stores the Docker images built for remote pipeline runs"),
-    ("secret store", "holds API keys and passwords encrypted outside of the code"),
-    ("model registry", "tracks model versions and which one is deployed"),
-    ("experiment tracker", "logs metrics and parameters of training runs for comparison"),
-    ("feature store", "serves precomputed features to training and inference"),
-    ("alerter", "sends a chat message when a pipeline fails or finishes"),
-    ("image builder", "builds container images locally or in the cloud"),
-    ("data validator", "checks datasets against expectations before training"),
-    ("annotator", "lets people label data in a web interface"),
-    ("cache", "skips a step when its code and inputs did not change"),
-    ("schedule", "runs a pipeline every night at a fixed time with cron"),
-    ("materializer", "writes a Python object to storage and reads it back"),
-    ("service connector", "gives stack components short-lived cloud credentials"),
-    ("dashboard", "shows pipeline runs, their logs and the lineage of artifacts"),
-    ("retry policy", "re-runs a failed step a number of times with a delay"),
-    ("hook", "calls a function when a step succeeds or fails"),
-    ("tag", "labels runs and artifacts so they can be filtered later"),
-    ("metadata", "attaches numbers and text such as accuracy to a model version"),
-    ("deployer", "serves a pipeline as an HTTP endpoint"),
-    ("stack", "is the set of components a pipeline runs on"),
-    ("project", "groups pipelines, models and artifacts of one team"),
-    ("workspace", "isolates the users and resources of one organization"),
-    ("log store", "keeps the console output of every step"),
-    ("sandbox", "provides a throwaway environment to try the product"),
-    ("trigger", "starts a pipeline when an event such as a webhook arrives"),
-    ("parameter", "is a JSON value passed to a step when the pipeline is called"),
-    ("artifact version", "is one immutable output of a step with a number"),
-]
-
-
-def tiny_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """30 chunks on 10 pages; pages 0-2 test, 3-4 validation, 5-9 train (about 50 pairs)."""
-    chunks: list[dict[str, Any]] = []
-    pairs: list[dict[str, Any]] = []
-    for i, (name, fact) in enumerate(TOPICS):
-        page, doc, chunk_id = i // 3, f"docs:page{i // 3}.md", f"c{i:02d}"
-        text = f"The {name} {fact}. It is configured in the stack settings of the {name}."
-        chunks.append(
-            {
-                "chunk_id": chunk_id,
-                "doc_id": doc,
-                "doc_ids": [doc],
-                "heading_path": name,
-                "text": text,
-                "n_tokens": 30,
-                "position": i % 3,
-            }
-        )
-        split = "test" if page < 3 else "validation" if page < 5 else "train"
-        queries = [f"what does the {name} do", f"which component {fact.split(',')[0]}"]
-        for j, query in enumerate(queries[: 2 if i % 3 else 1]):
-            other = TOPICS[(i + 7) % len(TOPICS)]
-            negative = f"The {other[0]} {other[1]}." if split == "train" and j == 0 else None
-            pairs.append(
-                {
-                    "pair_id": f"p{i:02d}{j}",
-                    "split": split,
-                    "doc_id": doc,
-                    "chunk_id": chunk_id,
-                    "query": query,
-                    "positive": text,
-                    "negative": negative,
-                    "negative_chunk_id": f"c{(i + 7) % len(TOPICS):02d}" if negative else None,
-                    "generator": "offline",
-                    "model": "none",
-                }
-            )
-    # The same test question about two chunks: one query with two relevant chunks.
-    pairs.append({**pairs[0], "pair_id": "pdup", "chunk_id": "c01", "positive": chunks[1]["text"]})
-    return pd.DataFrame(chunks), pd.DataFrame(pairs)
-
-
-HUMAN_QUERIES = pd.DataFrame(
-    {
-        "query": ["where do step outputs go", "how do I run a step on a GPU", "nightly runs"],
-        "chunk_id": ["c00", "c02", "c13"],
-    }
-)
-
-
-def write_warehouse(path: Path, chunks: pd.DataFrame, pairs: pd.DataFrame) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(path)) as conn:
-        replace_tables(
-            conn,
-            {
-                DOCUMENT_CHUNKS: chunks,
-                TRAINING_SPLITS: pairs,
-                HUMAN_EVAL: HUMAN_QUERIES.assign(pair_id=None, origin="accepted"),
-            },
-        )
-
-
-TRAINING = {"batch_size": 8, "max_seq_length": 48, "matryoshka_dims": [384, 128]}
-
-
-def write_config(root: Path, name: str, training: dict[str, Any], **top: Any) -> Path:
-    path = root / f"{name}.yaml"
-    raw = {"data_dir": "data", **top, "training": {**TRAINING, **training}}
-    path.write_text(yaml.safe_dump(raw))
-    return path
 
 
 @dataclass
@@ -153,24 +44,13 @@ class Project:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
-    keys = ("ZENML_CONFIG_PATH", "ZENML_STORE_URL")
-    saved = {k: os.environ.get(k) for k in keys}
-    os.environ.pop("ZENML_STORE_URL", None)  # never write into a developer's server
     root = tmp_path_factory.mktemp("training_project")
     chunks, pairs = tiny_tables()
     write_warehouse(root / "data" / "warehouse.duckdb", chunks, pairs)
     write_warehouse(root / "empty" / "warehouse.duckdb", chunks, pairs.iloc[0:0])
     project = Project(root, load_settings(write_config(root, "base", {})))
-
-    from training.zenml_env import configure_zenml
-
-    assert configure_zenml(project.settings) == root / "data" / "zenml"
-    yield project
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with isolated_zenml(project.settings):
+        yield project
 
 
 @pytest.fixture(scope="module")
@@ -276,14 +156,24 @@ def test_a_failed_gate_stages_the_version_and_writes_no_production(project: Proj
     }
     assert v1_strict.incumbent == v1_strict.base and v1_strict.incumbent_version is None
     assert not v1_strict.promoted and v1_strict.stage == "staging"
-    assert "below the required margin" in v1_strict.reason
+    # Three human queries are fewer than min_real_queries: the synthetic set is primary.
+    assert v1_strict.primary_set == "synthetic"
+    assert v1_strict.reason.startswith("not promoted: on synthetic (n=15) ")
+    assert "95% CI [" in v1_strict.reason and "is below the margin +1.0000" in v1_strict.reason
     assert v1_strict.production_dir is None
-    assert v1_strict.human_eval is not None and v1_strict.human_eval["queries"] == 3
-    assert set(v1_strict.human_eval["candidate"]) == {"384", "128"}
+    human = v1_strict.sets["human"]
+    assert human["n"] == 3 and set(human["candidate"]) == set(human["incumbent"]) == {"384", "128"}
+    assert v1_strict.sets["synthetic"]["interval"]["resamples"] == 1000
+    assert v1_strict.sets["questions"]["n"] == 0
     assert production_model_path(project.settings) == project.settings.model.resolved_base_model()
     meta = _model_version(project, 1).run_metadata
     assert meta["promotion"]["stage"] == "staging"
     assert meta["evaluation"]["candidate"]["384"]["ndcg@10"] == v1_strict.candidate[384]["ndcg@10"]
+    synthetic = meta["evaluation"]["sets"]["synthetic"]
+    assert synthetic["candidate"]["384"] == v1_strict.sets["synthetic"]["candidate"]["384"]
+    assert "per_query_ndcg" not in synthetic  # per-query scores stay in the artifact
+    assert meta["test_set_hash"] == v1_strict.test_set_hash and len(meta["test_set_hash"]) == 4
+    assert meta["promotion"]["test_set_hash"] == v1_strict.test_set_hash["all"]
 
 
 def test_a_passing_gate_makes_the_version_production_and_exports_it(

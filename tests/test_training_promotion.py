@@ -1,80 +1,144 @@
-"""The promotion gate on fixed metric tables (no models, no ZenML)."""
+"""The promotion gate: a paired bootstrap on the primary set, no regression anywhere.
+
+Per-query scores are built here, so each case states exactly what the models did.
+"""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from training.promotion import decide_promotion
+from embedloop.config import TrainingSettings
+from embedloop.evaluation.bootstrap import paired_bootstrap
+from embedloop.evaluation.gate import GateSettings, SetComparison, decide, primary_sets
+from training.promotion import decide_from_report
+
+GATE = GateSettings(native_dim=384, margin=0.005, tolerance=0.02, min_real_queries=30, seed=7)
 
 
-def table(ndcg_384: float, ndcg_128: float, ndcg_64: float) -> dict[int, dict[str, float]]:
-    return {
-        384: {"ndcg@10": ndcg_384, "mrr@10": ndcg_384},
-        128: {"ndcg@10": ndcg_128, "mrr@10": ndcg_128},
-        64: {"ndcg@10": ndcg_64, "mrr@10": ndcg_64},
-    }
+def scores(n: int, mean: float, spread: float = 0.2, seed: int = 0) -> np.ndarray:
+    return np.clip(np.random.default_rng(seed).normal(mean, spread, n), 0, 1)
 
 
-INCUMBENT = table(0.600, 0.580, 0.540)
+def comparison(cand: np.ndarray, inc: np.ndarray, small_dim_drop: float = 0.0) -> SetComparison:
+    def table(values: np.ndarray, drop: float = 0.0) -> dict[int, dict[str, float]]:
+        return {
+            384: {"ndcg@10": float(values.mean())},
+            128: {"ndcg@10": float(values.mean()) - drop},
+        }
+
+    return SetComparison(table(cand, small_dim_drop), table(inc), list(cand), list(inc))
 
 
-def decide(candidate: dict[int, dict[str, float]], margin: float = 0.01, tolerance: float = 0.02):
-    return decide_promotion(
-        candidate, INCUMBENT, native_dim=384, margin=margin, tolerance=tolerance
-    )
+def test_the_bootstrap_is_seeded_and_brackets_the_mean_difference() -> None:
+    a, b = scores(80, 0.6, seed=1), scores(80, 0.5, seed=2)
+    first = paired_bootstrap(a, b, resamples=1000, seed=3)
+    assert first == paired_bootstrap(a, b, resamples=1000, seed=3)
+    assert first.low < first.difference < first.high and first.n == 80
+    assert first.difference == pytest.approx(float((a - b).mean()))
+    assert paired_bootstrap(a, a).as_dict() | {"n": 0} == {
+        "n": 0, "difference": 0.0, "low": 0.0, "high": 0.0, "confidence": 0.95, "resamples": 1000,
+    }  # fmt: skip
+    with pytest.raises(ValueError, match="one length"):
+        paired_bootstrap(a, b[:10])
 
 
-def test_a_clear_gain_without_regressions_is_promoted() -> None:
-    decision = decide(table(0.640, 0.600, 0.530))  # dim 64 loses 0.010 <= 0.02
-    assert decision.promote
-    assert decision.reason.startswith("promoted:")
-    assert "0.6400 vs incumbent 0.6000 (+0.0400 >= margin 0.0100)" in decision.reason
-    assert "-0.0100 (dim 64)" in decision.reason
-
-
-def test_a_gain_below_the_margin_is_not_promoted() -> None:
-    decision = decide(table(0.605, 0.590, 0.545))
-    assert not decision.promote
-    assert "dim 384 is 0.6050 vs incumbent 0.6000 (+0.0050), below the required margin" in (
+def test_a_clearly_better_candidate_on_real_questions_is_promoted() -> None:
+    inc = scores(40, 0.5, seed=1)
+    cand = np.clip(inc + 0.15 + np.random.default_rng(2).normal(0, 0.05, 40), 0, 1)
+    decision = decide(
+        {"questions": comparison(cand[:25], inc[:25]), "human": comparison(cand[25:], inc[25:]),
+         "synthetic": comparison(scores(50, 0.7), scores(50, 0.7))},
+        GATE,
+    )  # fmt: skip
+    assert decision.promote and decision.primary == "questions+human"
+    assert decision.interval is not None and decision.interval.low > 0.1
+    assert decision.reason.startswith("promoted: on questions+human (n=40) ndcg@10 at dim 384")
+    assert f"95% CI [{decision.interval.low:+.4f}, {decision.interval.high:+.4f}]" in (
         decision.reason
     )
-    assert "regresses" not in decision.reason
 
 
-def test_a_worse_candidate_is_not_promoted() -> None:
-    decision = decide(table(0.500, 0.480, 0.440))
-    assert not decision.promote
-    assert "(-0.1000), below the required margin" in decision.reason
+@pytest.mark.parametrize("shift", [0.0, 0.01, -0.1])
+def test_noise_or_a_worse_candidate_is_refused_with_the_interval_in_the_reason(
+    shift: float,
+) -> None:
+    inc = scores(60, 0.5, seed=1)
+    cand = np.clip(inc + shift + np.random.default_rng(5).normal(0, 0.15, 60), 0, 1)
+    decision = decide({"questions": comparison(cand, inc)}, GATE)
+    assert not decision.promote and decision.interval is not None
+    assert decision.interval.low < GATE.margin
+    assert decision.reason.startswith("not promoted: on questions (n=60) ndcg@10 at dim 384")
+    assert f"95% CI [{decision.interval.low:+.4f}, {decision.interval.high:+.4f}]" in (
+        decision.reason
+    )
+    assert "is below the margin +0.0050" in decision.reason
 
 
-def test_a_regression_at_a_small_dim_blocks_a_gain_at_the_native_dim() -> None:
-    decision = decide(table(0.700, 0.600, 0.500))  # dim 64 loses 0.040 > 0.02
-    assert not decision.promote
-    assert "margin" not in decision.reason
-    assert "dim 64 regresses by 0.0400 (0.5400 -> 0.5000), more than the tolerance 0.0200" in (
+def test_better_on_synthetic_but_worse_on_real_questions_is_refused() -> None:
+    synthetic_inc = scores(200, 0.5, seed=1)
+    real_inc = scores(35, 0.6, seed=2)
+    decision = decide(
+        {"synthetic": comparison(np.clip(synthetic_inc + 0.2, 0, 1), synthetic_inc),
+         "questions": comparison(np.clip(real_inc - 0.05, 0, 1), real_inc)},
+        GATE,
+    )  # fmt: skip
+    assert not decision.promote and decision.primary == "questions"
+    assert "on questions (n=35)" in decision.reason and "questions at dim 384 regresses" in (
         decision.reason
     )
 
 
-def test_both_rules_failing_are_both_reported() -> None:
-    decision = decide(table(0.600, 0.500, 0.540))
+def test_too_few_real_questions_make_synthetic_primary_and_say_so() -> None:
+    sizes = {"synthetic": 100, "questions": 12, "human": 10}
+    assert primary_sets(sizes, 30) == ["synthetic"] and primary_sets(sizes, 22) == [
+        "questions",
+        "human",
+    ]
+    inc = scores(100, 0.5)
+    decision = decide(
+        {"synthetic": comparison(np.clip(inc + 0.1, 0, 1), inc),
+         "questions": comparison(scores(12, 0.5), scores(12, 0.5))},
+        GATE,
+    )  # fmt: skip
+    assert decision.primary == "synthetic" and decision.promote
+    assert "on synthetic (n=100) (questions + human hold 12 < 30 queries)" in decision.reason
+
+
+def test_a_regression_at_a_small_dim_of_any_set_blocks_a_significant_gain() -> None:
+    inc = scores(50, 0.5)
+    cand = np.clip(inc + 0.1, 0, 1)
+    decision = decide({"synthetic": comparison(cand, inc, small_dim_drop=0.15)}, GATE)
     assert not decision.promote
-    assert "below the required margin" in decision.reason and "dim 128 regresses" in decision.reason
+    assert (
+        "synthetic at dim 128 regresses by" in decision.reason
+        and "margin" not in (decision.reason.split(";", 1)[1])
+    )
 
 
-def test_a_gain_exactly_at_the_margin_passes_despite_float_rounding() -> None:
-    assert decide(table(0.6 + 0.01, 0.58, 0.54), margin=0.01).promote
-    assert decide(table(0.6, 0.58, 0.54), margin=0.0).promote  # equal models, zero margin
+def test_equal_models_pass_a_zero_margin_and_an_empty_primary_set_never_passes() -> None:
+    same = scores(40, 0.5)
+    zero = GateSettings(native_dim=384, margin=0.0, tolerance=0.0, min_real_queries=30)
+    assert decide({"synthetic": comparison(same, same)}, zero).promote
+    assert not decide({"synthetic": comparison(same, same)}, GATE).promote
+    empty = decide({"synthetic": SetComparison({}, {}, [], [])}, zero)
+    assert not empty.promote and "has no queries" in empty.reason
 
 
-def test_dims_only_one_side_has_are_ignored_and_the_native_dim_is_required() -> None:
-    candidate = {**table(0.650, 0.600, 0.560), 32: {"ndcg@10": 0.1}}
-    assert decide(candidate).promote
-    missing = decide_promotion({128: {"ndcg@10": 0.9}}, INCUMBENT, 384, 0.01, 0.02)
-    assert not missing.promote and "native dim 384" in missing.reason
+def test_the_gate_reads_an_evaluation_report_with_the_configured_settings() -> None:
+    inc = scores(40, 0.5)
+    cand = np.clip(inc + 0.2, 0, 1)
 
+    def entry(c: np.ndarray, i: np.ndarray) -> dict:
+        return {
+            "candidate": {"384": {"ndcg@10": float(c.mean())}},
+            "incumbent": {"384": {"ndcg@10": float(i.mean())}},
+            "per_query_ndcg": {"candidate": list(c), "incumbent": list(i)},
+        }
 
-@pytest.mark.parametrize("metric", ["ndcg@10", "mrr@10"])
-def test_the_gated_metric_can_be_chosen(metric: str) -> None:
-    decision = decide_promotion(table(0.7, 0.6, 0.55), INCUMBENT, 384, 0.01, 0.02, metric=metric)
-    assert decision.promote and metric in decision.reason
+    report = {"native_dim": 384, "sets": {"questions": entry(cand, inc)}}
+    decision = decide_from_report(report, TrainingSettings(min_real_queries=40))
+    assert decision.promote and decision.primary_set == "questions"
+    assert decision.interval is not None and decision.interval["resamples"] == 1000
+    strict = decide_from_report(report, TrainingSettings(min_real_queries=41))
+    assert strict.primary_set == "synthetic" and not strict.promote

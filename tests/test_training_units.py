@@ -27,7 +27,7 @@ def test_filters_drop_copies_short_long_and_duplicates() -> None:
                 "where are outputs kept",
                 "Where are outputs kept?",  # duplicate after normalization
                 "store",  # too short
-                "artifact store",  # short keyword query: allowed although in the passage
+                "artifact store",  # in the passage: a copy however short (the chunk text)
             ],
             "positive": [passage] * 5,
         }
@@ -41,8 +41,8 @@ def test_filters_drop_copies_short_long_and_duplicates() -> None:
             ("duplicate_query", duplicate_mask),
         ],
     )
-    assert list(kept["pair_id"]) == ["b", "e"]
-    assert dropped == {"length": 1, "copies_passage": 1, "duplicate_query": 1}
+    assert list(kept["pair_id"]) == ["b"]
+    assert dropped == {"length": 1, "copies_passage": 2, "duplicate_query": 1}
 
 
 def test_splits_are_by_document_seeded_and_stable_when_documents_are_added() -> None:

@@ -14,7 +14,13 @@ import pandas as pd
 
 from embedloop.config import Settings
 from embedloop.splits import SPLITS
-from embedloop.warehouse import DOCUMENT_CHUNKS, HUMAN_EVAL, TRAINING_SPLITS, read_table
+from embedloop.warehouse import (
+    DOCUMENT_CHUNKS,
+    EVALUATION_QUERIES,
+    HUMAN_EVAL,
+    TRAINING_SPLITS,
+    read_table,
+)
 
 CORPUS_COLUMNS = ["chunk_id", "text"]
 
@@ -142,3 +148,26 @@ def read_human_eval(settings: Settings) -> pd.DataFrame | None:
         return None
     # positive = "" keeps the ir_inputs() contract; a missing chunk cannot be restored.
     return frame.assign(positive="").sort_values(["query", "chunk_id"]).reset_index(drop=True)
+
+
+def read_evaluation_data(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The current corpus (chunk_id, text) and the ``evaluation_queries`` table."""
+    with _connect(settings.warehouse_path) as conn:
+        chunks = read_table(conn, DOCUMENT_CHUNKS)
+        queries = read_table(conn, EVALUATION_QUERIES)
+    if queries.empty:
+        raise ValueError(
+            "evaluation_queries is empty: no test-split pairs, human questions or question "
+            "files to evaluate on (materialize evaluation_sets after training_splits)"
+        )
+    corpus = chunks[CORPUS_COLUMNS].sort_values("chunk_id", kind="stable").reset_index(drop=True)
+    queries = queries.sort_values(["set_name", "query_id"], kind="stable").reset_index(drop=True)
+    # Plain lists: DuckDB's VARCHAR[] arrives as numpy arrays, which the artifact store and
+    # JSON metadata do not round-trip.
+    queries["relevant_chunk_ids"] = queries["relevant_chunk_ids"].map(lambda ids: [*map(str, ids)])
+    return corpus, queries
+
+
+def training_documents(*frames: pd.DataFrame | None) -> set[str]:
+    """Documents a model's training data (train and validation pairs) came from."""
+    return {str(d) for f in frames if f is not None and not f.empty for d in f["doc_id"]}

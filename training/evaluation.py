@@ -16,13 +16,25 @@ from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
 from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
 from sentence_transformers.util import cos_sim
 
-from embedloop.metrics import METRIC_KEYS, PRIMARY, Metrics, matryoshka_dims
+from embedloop.evaluation.bootstrap import paired_bootstrap
+from embedloop.evaluation.gate import primary_sets
+from embedloop.evaluation.scoring import SetScores, score_sets
+from embedloop.evaluation.sets import EvalSet, set_hashes
+from embedloop.metrics import METRIC_KEYS, PRIMARY, Metrics, matryoshka_dims, metrics_for_metadata
 from training.data import IRInputs
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-__all__ = ["METRIC_KEYS", "MatryoshkaIREvaluator", "evaluate_model", "matryoshka_dims"]
+__all__ = [
+    "METRIC_KEYS",
+    "MatryoshkaIREvaluator",
+    "evaluate_model",
+    "evaluation_report",
+    "matryoshka_dims",
+    "score_models",
+]
+MODELS = ("base", "candidate", "incumbent")
 
 SCORE_NAME = "cosine"
 
@@ -121,3 +133,81 @@ def evaluate_model(
 ) -> Metrics:
     """IR metrics of ``model`` at each of ``dims`` it can produce (larger dims are skipped)."""
     return MatryoshkaIREvaluator(inputs, dims, name="test", batch_size=batch_size).evaluate(model)
+
+
+def score_models(
+    models: Mapping[str, SentenceTransformer | None],
+    sets: Mapping[str, EvalSet],
+    corpus: Mapping[str, str],
+    dims: Iterable[int],
+) -> dict[str, dict[str, SetScores]]:
+    """Every model on every set, in one step; a None model is scored as the base model."""
+    dims = list(dims)
+    scores = {
+        label: score_sets(model, sets, corpus, dims)
+        for label, model in models.items()
+        if model is not None
+    }
+    return {label: scores.get(label, scores["base"]) for label in models}
+
+
+def _combined(parts: list[tuple[int, Metrics]]) -> Metrics:
+    """Means over the union of several sets' queries (each set's mean weighted by its n)."""
+    total = sum(n for n, _ in parts)
+    dims = set.intersection(*(set(m) for _, m in parts)) if parts else set()
+    return {
+        d: {k: sum(n * m[d][k] for n, m in parts) / total if total else 0.0 for k in METRIC_KEYS}
+        for d in dims
+    }
+
+
+def _set_report(
+    name: str,
+    sets: Mapping[str, EvalSet],
+    scores: Mapping[str, Mapping[str, SetScores]],
+    native: int,
+    bootstrap: Mapping[str, Any],
+) -> dict[str, Any]:
+    cand, inc = scores["candidate"][name], scores["incumbent"][name]
+    interval = paired_bootstrap(cand.ndcg.get(native, []), inc.ndcg.get(native, []), **bootstrap)
+    return {
+        "n": len(cand.query_ids),
+        "dropped": cand.dropped,
+        "notes": list(sets[name].notes),
+        **{label: metrics_for_metadata(scores[label][name].metrics) for label in MODELS},
+        "interval": interval.as_dict(),
+        "per_query_ndcg": {
+            "query_ids": cand.query_ids,
+            **{label: scores[label][name].ndcg.get(native, []) for label in MODELS},
+        },
+    }
+
+
+def evaluation_report(
+    sets: Mapping[str, EvalSet],
+    scores: Mapping[str, Mapping[str, SetScores]],
+    native: int,
+    min_real_queries: int,
+    bootstrap: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Per set and dim metrics of base, candidate and incumbent, each set's bootstrap
+    interval of candidate - incumbent at the native dim, and the gate's primary set.
+
+    ``bootstrap``: resamples, confidence and seed for ``paired_bootstrap``."""
+    per_set = {name: _set_report(name, sets, scores, native, bootstrap or {}) for name in sets}
+    primary = primary_sets({n: r["n"] for n, r in per_set.items()}, min_real_queries)
+    summary = {
+        label: metrics_for_metadata(
+            _combined(
+                [(per_set[s]["n"], scores[label][s].metrics) for s in primary if per_set[s]["n"]]
+            )
+        )
+        for label in MODELS
+    }
+    return {
+        "native_dim": native,
+        "primary_set": "+".join(primary),
+        "test_set_hash": set_hashes(sets),
+        "sets": per_set,
+        **summary,
+    }

@@ -17,6 +17,8 @@ from zenml.models import ModelVersionResponse
 
 from training.steps import (
     MODEL_ARTIFACT,
+    TRAIN_PAIRS,
+    VALIDATION_PAIRS,
     evaluate_models,
     load_evaluation_data,
     load_training_data,
@@ -72,6 +74,15 @@ def incumbent_for(client: Client, model_name: str, candidate: ModelVersionRespon
     return int(production.number)
 
 
+def require_training_data(model_name: str, version: ModelVersionResponse) -> None:
+    """The leakage check needs the data the version trained on, linked to the version."""
+    if version.get_data_artifact(TRAIN_PAIRS) is None:
+        raise ValueError(
+            f"{model_name} version {version.number} has no {TRAIN_PAIRS!r} artifact: its "
+            "training data is unknown, so it cannot be checked against the test split"
+        )
+
+
 @pipeline(enable_cache=False, execution_mode=ExecutionMode.FAIL_FAST)
 def evaluate_embeddings(
     config_file: str,
@@ -89,24 +100,26 @@ def evaluate_embeddings(
     caller decides which version is the incumbent: see ``incumbent_for``.
     """
     client = Client()
-    candidate = client.get_model_version(model_name, model_version).get_model_artifact(
-        MODEL_ARTIFACT
-    )
+    version = client.get_model_version(model_name, model_version)
+    candidate = version.get_model_artifact(MODEL_ARTIFACT)
     incumbent = None
     if incumbent_version is not None:
         incumbent = client.get_model_version(model_name, incumbent_version).get_model_artifact(
             MODEL_ARTIFACT
         )
 
-    test, corpus, human = load_evaluation_data(config_file=config_file)
+    corpus, queries = load_evaluation_data(config_file=config_file)
     report = evaluate_models(
         candidate=candidate,
-        test_pairs=test,
         corpus=corpus,
-        human_eval_pairs=human,
+        evaluation_queries=queries,
         config_file=config_file,
         incumbent=incumbent,
         incumbent_version=incumbent_version,
+        # The candidate's own training data, as its training run stored it: the step
+        # refuses a candidate that trained on a document now in the test split.
+        train_pairs=version.get_data_artifact(TRAIN_PAIRS),
+        validation_pairs=version.get_data_artifact(VALIDATION_PAIRS),
     )
     promote(
         evaluation_report=report,

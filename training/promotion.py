@@ -1,63 +1,56 @@
-"""The promotion gate: a pure function of two metric tables, so it is unit-testable."""
+"""The promotion gate applied to an evaluation report (see ``embedloop.evaluation.gate``).
+
+Pure functions of the report the evaluation step wrote, so the rule is unit-testable and
+the ZenML ``promote`` step only applies its verdict.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from embedloop.metrics import PRIMARY
-
-# Metric values are sums of floats; a gain equal to the margin must not fail on rounding.
-_EPS = 1e-9
+from embedloop.config import TrainingSettings
+from embedloop.evaluation.gate import GateSettings, SetComparison, decide
+from embedloop.metrics import metrics_from_metadata
 
 
 @dataclass(frozen=True)
 class Decision:
     promote: bool
     reason: str
+    primary_set: str = ""
+    interval: dict[str, float | int] | None = None
 
 
-def decide_promotion(
-    candidate: Mapping[int, Mapping[str, float]],
-    incumbent: Mapping[int, Mapping[str, float]],
-    native_dim: int,
-    margin: float,
-    tolerance: float,
-    metric: str = PRIMARY,
-) -> Decision:
-    """Promote only if ``metric`` at the native dim beats the incumbent by at least ``margin``
-    and no dim evaluated for both loses more than ``tolerance``.
-
-    Both rules are checked and every failing one is named, with its numbers.
-    """
-    if native_dim not in candidate or native_dim not in incumbent:
-        return Decision(False, f"no {metric} at the native dim {native_dim} for both models")
-
-    cand, inc = candidate[native_dim][metric], incumbent[native_dim][metric]
-    gain = cand - inc
-    failures: list[str] = []
-    if gain + _EPS < margin:
-        failures.append(
-            f"{metric} at dim {native_dim} is {cand:.4f} vs incumbent {inc:.4f} "
-            f"({gain:+.4f}), below the required margin {margin:+.4f}"
-        )
-
-    shared = sorted(set(candidate) & set(incumbent), reverse=True)
-    drops = {d: incumbent[d][metric] - candidate[d][metric] for d in shared}
-    regressed = {d: drop for d, drop in drops.items() if drop > tolerance + _EPS}
-    for dim, drop in regressed.items():
-        failures.append(
-            f"{metric} at dim {dim} regresses by {drop:.4f} "
-            f"({incumbent[dim][metric]:.4f} -> {candidate[dim][metric]:.4f}), "
-            f"more than the tolerance {tolerance:.4f}"
-        )
-
-    if failures:
-        return Decision(False, "not promoted: " + "; ".join(failures))
-    worst_dim = max(drops, key=lambda d: drops[d])
-    return Decision(
-        True,
-        f"promoted: {metric} at dim {native_dim} is {cand:.4f} vs incumbent {inc:.4f} "
-        f"({gain:+.4f} >= margin {margin:.4f}); worst change over all dims "
-        f"{-drops[worst_dim]:+.4f} (dim {worst_dim}) is within tolerance {tolerance:.4f}",
+def gate_settings(ts: TrainingSettings, native_dim: int) -> GateSettings:
+    return GateSettings(
+        native_dim=native_dim,
+        margin=ts.promotion_margin,
+        tolerance=ts.regression_tolerance,
+        min_real_queries=ts.min_real_queries,
+        resamples=ts.bootstrap_resamples,
+        confidence=ts.confidence,
+        seed=ts.seed,
     )
+
+
+def comparisons(report: Mapping[str, Any]) -> dict[str, SetComparison]:
+    """Candidate vs incumbent on each set of an ``evaluate_models`` report."""
+    out = {}
+    for name, entry in report["sets"].items():
+        per_query = entry["per_query_ndcg"]
+        out[name] = SetComparison(
+            candidate=metrics_from_metadata(entry["candidate"]),
+            incumbent=metrics_from_metadata(entry["incumbent"]),
+            candidate_ndcg=[float(v) for v in per_query["candidate"]],
+            incumbent_ndcg=[float(v) for v in per_query["incumbent"]],
+        )
+    return out
+
+
+def decide_from_report(report: Mapping[str, Any], ts: TrainingSettings) -> Decision:
+    """Promote or not, and why, by the gate's two rules."""
+    decision = decide(comparisons(report), gate_settings(ts, int(report["native_dim"])))
+    interval = decision.interval.as_dict() if decision.interval else None
+    return Decision(decision.promote, decision.reason, decision.primary, interval)

@@ -8,6 +8,7 @@ beforehand: both configure ZenML first.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,7 +52,10 @@ class EvaluationSummary:
     stage: str
     reason: str
     production_dir: Path | None  # the exported production model, if any version is
-    human_eval: dict[str, Any] | None = None
+    # Each evaluation set: n, base/candidate/incumbent metrics per dim, bootstrap interval.
+    sets: dict[str, Any] = field(default_factory=dict)
+    primary_set: str = "synthetic"  # the set the gate decided on; base/candidate/... are it
+    test_set_hash: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,22 @@ class ZenMLTraining:
 
     def evaluate(self, model_version: int, dagster_run_id: str | None = None) -> EvaluationSummary:
         return run_evaluation(self.config_file, model_version, dagster_run_id=dagster_run_id)
+
+
+# A ZenML run configuration for finetune_embeddings (e.g. deploy/zenml/gpu-run.yaml: which
+# image the step pods run, which step operator trains): deployment config, not code.
+RUN_CONFIG_ENV = "EMBEDLOOP_ZENML_RUN_CONFIG"
+
+
+def run_config_path() -> str | None:
+    """The run configuration named by ``$EMBEDLOOP_ZENML_RUN_CONFIG``, checked before any run."""
+    value = os.environ.get(RUN_CONFIG_ENV, "").strip()
+    if not value:
+        return None
+    path = Path(value).expanduser().resolve()
+    if not path.is_file():
+        raise FileNotFoundError(f"${RUN_CONFIG_ENV} names {value}, which is not a file")
+    return str(path)
 
 
 def run_finetune(config_file: Path | str, dagster_run_id: str | None = None) -> FinetuneSummary:
@@ -81,6 +101,7 @@ def run_finetune(config_file: Path | str, dagster_run_id: str | None = None) -> 
     pipeline = finetune_embeddings.with_options(
         model=Model(name=name, description=MODEL_DESCRIPTION, tags=["embedloop"]),
         tags=_run_tags(dagster_run_id),
+        config_path=run_config_path(),
     )
     run = _completed(pipeline(config_file=str(config_file), dagster_run_id=dagster_run_id))
     version = run.model_version
@@ -119,7 +140,7 @@ def run_evaluation(
     from zenml import Model
     from zenml.client import Client
 
-    from training.pipelines import evaluate_embeddings, incumbent_for
+    from training.pipelines import evaluate_embeddings, incumbent_for, require_training_data
     from training.steps import EVALUATION_REPORT, PROMOTION
 
     name = settings.training.model_name
@@ -127,6 +148,7 @@ def run_evaluation(
     candidate = client.get_model_version(name, _version_ref(model_version))
     number = int(candidate.number)
     incumbent_version = incumbent_for(client, name, candidate)
+    require_training_data(name, candidate)
     pipeline = evaluate_embeddings.with_options(
         model=Model(name=name, version=number), tags=_run_tags(dagster_run_id)
     )
@@ -153,7 +175,12 @@ def run_evaluation(
         stage=str(outcome["stage"]),
         reason=str(outcome["reason"]),
         production_dir=sync_production_export(settings),
-        human_eval=report.get("human_eval"),
+        sets={
+            name: {k: v for k, v in entry.items() if k != "per_query_ndcg"}
+            for name, entry in report["sets"].items()
+        },
+        primary_set=str(report["primary_set"]),
+        test_set_hash=dict(report["test_set_hash"]),
     )
 
 

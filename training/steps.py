@@ -16,17 +16,20 @@ from zenml.config.base_settings import BaseSettings
 from zenml.enums import ArtifactType, ModelStages
 
 from embedloop.config import load_settings
-from embedloop.metrics import metrics_for_metadata, metrics_from_metadata
+from embedloop.evaluation.sets import leaked_documents, sets_from_table
+from embedloop.models import as_served
 from training import data
-from training.evaluation import evaluate_model, matryoshka_dims
+from training.evaluation import evaluation_report, matryoshka_dims, score_models
 from training.finetune import finetune
 from training.materializers import SentenceTransformerMaterializer
-from training.promotion import decide_promotion
+from training.promotion import decide_from_report
 
 MODEL_ARTIFACT = "finetuned_model"
 TRAINING_METRICS = "training_metrics"
 EVALUATION_REPORT = "evaluation_report"
 PROMOTION = "promotion"
+TRAIN_PAIRS = "train_pairs"
+VALIDATION_PAIRS = "validation_pairs"
 
 # Orchestrators that place steps on machines (Kubernetes, Vertex, SageMaker...) read this;
 # the local orchestrator ignores it with a warning. To run only training on a GPU box while
@@ -55,8 +58,8 @@ def _log(metadata: dict[str, Any]) -> None:
 def load_training_data(
     config_file: str,
 ) -> tuple[
-    Annotated[pd.DataFrame, "train_pairs"],
-    Annotated[pd.DataFrame, "validation_pairs"],
+    Annotated[pd.DataFrame, TRAIN_PAIRS],
+    Annotated[pd.DataFrame, VALIDATION_PAIRS],
     Annotated[pd.DataFrame, "corpus"],
     Annotated[dict, "data_snapshot"],
 ]:
@@ -110,63 +113,69 @@ def train_model(
 def load_evaluation_data(
     config_file: str,
 ) -> tuple[
-    Annotated[pd.DataFrame, "test_pairs"],
     Annotated[pd.DataFrame, "corpus"],
-    Annotated[pd.DataFrame, "human_eval_pairs"],
+    Annotated[pd.DataFrame, "evaluation_queries"],
 ]:
-    settings = load_settings(config_file)
-    pairs, corpus = data.read_pairs_and_corpus(settings)
-    test = data.split_frame(pairs, "test")
-    data.require_rows(test, "training_splits (split = 'test')")
-    human = data.read_human_eval(settings)
-    # An empty frame, not None: step outputs are typed artifacts.
-    return test, corpus, human if human is not None else pd.DataFrame(columns=["query", "chunk_id"])
+    """The current corpus and the evaluation sets as the ``evaluation_sets`` asset wrote them."""
+    corpus, queries = data.read_evaluation_data(load_settings(config_file))
+    return corpus, queries  # a tuple literal: ZenML reads the return statement
 
 
 @step(settings=GPU)
 def evaluate_models(
     candidate: SentenceTransformer,
-    test_pairs: pd.DataFrame,
     corpus: pd.DataFrame,
-    human_eval_pairs: pd.DataFrame,
+    evaluation_queries: pd.DataFrame,
     config_file: str,
     incumbent: Optional[SentenceTransformer] = None,  # noqa: UP045
     incumbent_version: Optional[int] = None,  # noqa: UP045
+    train_pairs: Optional[pd.DataFrame] = None,  # noqa: UP045 - the candidate's training data
+    validation_pairs: Optional[pd.DataFrame] = None,  # noqa: UP045
 ) -> Annotated[dict, EVALUATION_REPORT]:
-    """Base, incumbent and candidate on the same untouched test split and full corpus.
+    """Base, incumbent and candidate on every evaluation set, with the full corpus.
 
-    Each model is scored as it would be served, with its own saved max_seq_length.
+    Each model is scored as it would be served: with its own saved max_seq_length, on the
+    serving backend (``model.backend``; training is always torch). A
+    candidate trained on a document that is now in the test split is refused.
     """
     settings = load_settings(config_file)
+    sets = sets_from_table(evaluation_queries)
+    if train_pairs is None:
+        raise ValueError("the candidate has no recorded training data: cannot check leakage")
+    leaked = leaked_documents(data.training_documents(train_pairs, validation_pairs), sets)
+    if leaked:
+        shown = ", ".join(leaked[:5]) + (f" and {len(leaked) - 5} more" if len(leaked) > 5 else "")
+        raise ValueError(
+            f"refusing to evaluate: the candidate was trained on {len(leaked)} document(s) now "
+            f"in the test split ({shown}); the split changed since it was trained, retrain it"
+        )
     native = candidate.get_embedding_dimension() or 0
     dims = matryoshka_dims(settings.training.matryoshka_dims, native)
-    test = data.ir_inputs(test_pairs, corpus)
     base = SentenceTransformer(settings.model.resolved_base_model(), local_files_only=True)
-
-    base_metrics = evaluate_model(base, test, dims)
-    candidate_metrics = evaluate_model(candidate, test, dims)
-    incumbent_metrics = evaluate_model(incumbent, test, dims) if incumbent else base_metrics
+    texts = dict(zip(corpus["chunk_id"], corpus["text"], strict=True))
+    models = {"base": base, "candidate": candidate, "incumbent": incumbent}
+    served = {name: m if m is None else as_served(m, settings) for name, m in models.items()}
+    scores = score_models(served, sets, texts, dims)
+    ts = settings.training
+    bootstrap = {"resamples": ts.bootstrap_resamples, "confidence": ts.confidence, "seed": ts.seed}
     report: dict[str, Any] = {
-        "native_dim": native,
+        **evaluation_report(sets, scores, native, ts.min_real_queries, bootstrap),
         "dims": dims,
-        "test_queries": len(test.queries),
-        "corpus_size": len(test.corpus),
-        "base": metrics_for_metadata(base_metrics),
-        "candidate": metrics_for_metadata(candidate_metrics),
-        "incumbent": metrics_for_metadata(incumbent_metrics),
+        "corpus_size": len(texts),
         "incumbent_version": incumbent_version,
         "incumbent_source": f"production version {incumbent_version}" if incumbent else "base",
-        "notes": test.notes,
     }
-    if not human_eval_pairs.empty:
-        human = data.ir_inputs(human_eval_pairs, corpus)
-        report["human_eval"] = {
-            "queries": len(human.queries),
-            "base": metrics_for_metadata(evaluate_model(base, human, dims)),
-            "candidate": metrics_for_metadata(evaluate_model(candidate, human, dims)),
-        }
-    _log({"evaluation": report})
+    _log({"evaluation": without_per_query(report), "test_set_hash": report["test_set_hash"]})
     return report
+
+
+def without_per_query(report: dict[str, Any]) -> dict[str, Any]:
+    """The report for metadata: per-query scores stay in the artifact."""
+    sets = {
+        name: {k: v for k, v in entry.items() if k != "per_query_ndcg"}
+        for name, entry in report["sets"].items()
+    }
+    return {**report, "sets": sets}
 
 
 @step
@@ -182,14 +191,7 @@ def promote(
     Runs last, so a failure anywhere earlier leaves every stage as it was.
     """
     ts = load_settings(config_file).training
-    native = int(evaluation_report["native_dim"])
-    decision = decide_promotion(
-        metrics_from_metadata(evaluation_report["candidate"]),
-        metrics_from_metadata(evaluation_report["incumbent"]),
-        native_dim=native,
-        margin=ts.promotion_margin,
-        tolerance=ts.regression_tolerance,
-    )
+    decision = decide_from_report(evaluation_report, ts)
     version = Client().get_model_version(model_name, model_version)
     if version.stage == ModelStages.PRODUCTION:
         # Re-evaluating the production model must not demote it.
@@ -210,6 +212,9 @@ def promote(
         "compared_with": evaluation_report["incumbent_source"],
         "margin": ts.promotion_margin,
         "tolerance": ts.regression_tolerance,
+        "primary_set": decision.primary_set,
+        "interval": decision.interval,
+        "test_set_hash": evaluation_report["test_set_hash"]["all"],
         "dagster_run_id": dagster_run_id,
     }
     _log({"promotion": outcome})

@@ -46,6 +46,10 @@ def chunker_for(settings: Settings) -> tuple[HFTokenCounter, ChunkerParams]:
     """The tokenizer and chunking parameters; the chunk quality check uses the same."""
     model = settings.model.resolved_base_model()
     counter = HFTokenCounter.from_model(model)
+    # One token budget for chunking, training and evaluation: by default a chunk fits the
+    # training sequence length whole (training.max_seq_length, else the model's own).
+    if settings.training.max_seq_length:
+        counter.max_seq_length = min(counter.max_seq_length, settings.training.max_seq_length)
     params = ChunkerParams(
         model=model,
         max_tokens=settings.chunking.max_tokens or counter.content_budget,

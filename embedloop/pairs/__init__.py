@@ -1,2 +1,2 @@
-"""Synthetic (query, passage, negative) pairs: LLM-free pseudo-queries or an LLM through
-distilabel, generated incrementally, then filtered."""
+"""Synthetic (query, passage, negative) pairs: LLM-free pseudo-queries in-process or an LLM
+through distilabel, generated incrementally, then screened (copies, base-model round trip)."""

@@ -27,7 +27,11 @@ from embedloop.pairs.offline import pseudo_queries
 
 
 class OfflineQueryGenerator(Step):
-    """distilabel step emitting one row per LLM-free pseudo-query of each chunk."""
+    """distilabel step emitting one row per LLM-free pseudo-query of each chunk.
+
+    The pipeline no longer runs it (offline generation is plain Python, see ``generation``);
+    ``bench/offline_generation_bench.py`` runs it to show what the worker pool cost.
+    """
 
     queries_per_chunk: RuntimeParameter[int] = Field(
         default=3, description="Pseudo-queries asked for per chunk."
@@ -53,7 +57,7 @@ class OfflineQueryGenerator(Step):
                 self.strategies,
             ):
                 rows.append(
-                    {**row, "query": pq.query, "positive": pq.passage, "strategy": pq.strategy}
+                    {**row, "query": pq.query, "positive": row["text"], "strategy": pq.strategy}
                 )
         yield rows
 

@@ -1,6 +1,12 @@
 """Filters that drop bad synthetic pairs before they reach a split.
 
 Each filter returns a keep-mask so the asset can report how many pairs each one removed.
+The copy check compares a query with its positive, which is the exact chunk text that
+evaluation scores against: a query is a copy when its words occur there verbatim (in order,
+whitespace and case normalized) or, with ``content_words``, when every content word of it
+does. Evaluation pairs (validation and test documents) get ``filters.copy_check`` (default
+``content_words``: the proxy must not measure lexical overlap), training pairs
+``filters.copy_check_train`` (default ``verbatim``).
 """
 
 from __future__ import annotations
@@ -11,15 +17,39 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from embedloop.config import FilterSettings
-
-# A copy check on two- or three-word queries would drop every keyword query ("artifact
-# store") whose words the passage naturally uses; copying needs some length to be copying.
-MIN_WORDS_FOR_COPY_CHECK = 4
+from embedloop.config import FilterSettings, SplitSettings
+from embedloop.pairs.terms import contains_passage, content_words, stem, words
 
 
 def normalize_query(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.lower()))
+
+
+def copy_kind(query: str, passage: str) -> str | None:
+    """``"verbatim"`` when the query occurs in the passage word for word, ``"content_words"``
+    when each of its content words does (or it has none), else ``None``."""
+    if contains_passage(passage, query):
+        return "verbatim"
+    have = {stem(w) for w in words(passage)}
+    if all(w in have for w in content_words(query)):
+        return "content_words"
+    return None
+
+
+def copy_mode(doc_id: str | None, settings: FilterSettings, splits: SplitSettings | None) -> str:
+    """The copy check for a pair of ``doc_id``: ``copy_check`` unless it is a training pair."""
+    from embedloop.splits import split_of
+
+    if doc_id is not None and splits is not None and split_of(doc_id, splits) == "train":
+        return settings.copy_check_train
+    return settings.copy_check
+
+
+def is_copy(query: str, passage: str, settings: FilterSettings, mode: str | None = None) -> bool:
+    kind = copy_kind(query, passage)
+    if kind == "verbatim" or (kind == "content_words" and (mode or settings.copy_check) == kind):
+        return True
+    return copy_overlap(query, passage) > settings.max_copy_overlap
 
 
 def copy_overlap(query: str, passage: str) -> float:
@@ -46,14 +76,18 @@ def length_mask(pairs: pd.DataFrame, settings: FilterSettings) -> np.ndarray:
     return ((words >= settings.min_query_words) & (words <= settings.max_query_words)).to_numpy()
 
 
-def copy_mask(pairs: pd.DataFrame, settings: FilterSettings) -> np.ndarray:
-    def keeps(query: str, passage: str) -> bool:
-        if len(normalize_query(query).split()) < MIN_WORDS_FOR_COPY_CHECK:
-            return normalize_query(query) != normalize_query(passage)
-        return copy_overlap(query, passage) <= settings.max_copy_overlap
-
+def copy_mask(
+    pairs: pd.DataFrame, settings: FilterSettings, splits: SplitSettings | None = None
+) -> np.ndarray:
+    """Keep pairs whose query does not copy its positive (the exact chunk text); with
+    ``splits`` and a ``doc_id`` column, training pairs get ``copy_check_train``."""
+    docs = pairs["doc_id"] if splits is not None and "doc_id" in pairs else [None] * len(pairs)
     return np.array(
-        [keeps(q, p) for q, p in zip(pairs["query"], pairs["positive"], strict=True)], dtype=bool
+        [
+            not is_copy(q, p, settings, copy_mode(d, settings, splits))
+            for q, p, d in zip(pairs["query"], pairs["positive"], docs, strict=True)
+        ],
+        dtype=bool,
     )
 
 

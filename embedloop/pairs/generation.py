@@ -1,36 +1,38 @@
-"""(query, passage, hard negative) pairs from documentation chunks, through distilabel.
+"""(query, passage, hard negative) pairs from documentation chunks.
 
-Both generators run as a real distilabel ``Pipeline`` so that the LLM path gets distilabel's
-batching, async requests and output parsing, and the offline path is swapped in at the same
-place. LLM faults never fail the run here: the OpenAI client retries HTTP errors, unparseable
-answers are asked again a few times, and what is still missing is counted. Whether that is
-too much is the caller's decision (``check_failure_ratio``).
+The LLM generator runs as a real distilabel ``Pipeline`` for distilabel's batching, async
+requests and output parsing. LLM faults never fail the run here: the OpenAI client retries
+HTTP errors, unparseable answers are asked again a few times, and what is still missing is
+counted. Whether that is too much is the caller's decision (``check_failure_ratio``).
 
-The distilabel glue (the offline step, running a pipeline quietly) is in
-``distilabel_support``; building the LLM is in ``llm_backends``.
+The offline generator is plain Python in this process: it needs none of that, and
+distilabel's fork-server worker pool cost it about 35 s of start-up per run. distilabel
+(and the fork-server start method it needs) is imported only when the LLM path runs. Every
+positive is the exact chunk text, the surface form the corpus and evaluation use.
+
+The distilabel glue (running a pipeline quietly) is in ``distilabel_support``; building the
+LLM is in ``llm_backends``.
 """
 
-# isort: off
-import embedloop.pairs.forkserver  # noqa: F401  (first: distilabel reads it on import)
-# isort: on
+from __future__ import annotations
 
 import logging
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from distilabel.pipeline import Pipeline
-from distilabel.steps import LoadDataFromDicts
-from distilabel.steps.tasks import GenerateSentencePair
-
 from embedloop.config import SyntheticSettings
-from embedloop.pairs.distilabel_support import OfflineQueryGenerator, run_pipeline
-from embedloop.pairs.llm_backends import build_llm
+from embedloop.pairs.offline import pseudo_queries
 
 log = logging.getLogger(__name__)
+
+# Runs a built distilabel Pipeline and returns its leaf step's rows. The default is
+# distilabel_support.run_pipeline (this process); deploy/ray/generate_pairs.py passes one
+# that runs it on a Ray cluster (``pipeline.ray()``).
+PipelineRunner = Callable[[Any], list[dict[str, Any]]]
 
 # Retry rounds for unparseable answers wait base * 2**round, capped: a model that garbled
 # an answer rarely needs long to recover, unlike a rate limit (which the client handles).
@@ -41,7 +43,6 @@ RETRY_BACKOFF_MAX_S = 8.0
 COUNT_KEYS = ("chunks", "requested", "generated", "retried", "dropped_unparseable", "dropped_error")
 
 _LOAD_STEP = "load_chunks"
-_OFFLINE_STEP = "offline_queries"
 _LLM_STEP = "generate_sentence_pair"
 
 
@@ -51,6 +52,8 @@ class ChunkForGeneration:
     text: str
     heading_path: str
     title: str
+    # Texts of the adjacent chunks of the same section (the inverse cloze strategy's source).
+    neighbours: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,7 @@ def generate_pairs(
     settings: SyntheticSettings,
     work_dir: Path,
     api_key: str | None = None,
+    run: PipelineRunner | None = None,
 ) -> GenerationReport:
     """Generate training pairs for ``chunks`` with ``settings.generator``.
 
@@ -125,9 +129,9 @@ def generate_pairs(
     if not chunks:
         return report
     if settings.generator == "offline":
-        _generate_offline(chunks, settings, work_dir, report)
+        _generate_offline(chunks, settings, report)
     else:
-        _generate_llm(chunks, settings, work_dir, api_key, report)
+        _generate_llm(chunks, settings, work_dir, api_key, report, run)
     report.counts["generated"] = len(report.pairs)
     if report.dropped:
         log.warning(
@@ -145,53 +149,32 @@ def generate_pairs(
 
 
 def _generate_offline(
-    chunks: Sequence[ChunkForGeneration],
-    settings: SyntheticSettings,
-    work_dir: Path,
-    report: GenerationReport,
+    chunks: Sequence[ChunkForGeneration], settings: SyntheticSettings, report: GenerationReport
 ) -> None:
-    rows = [
-        {"chunk_id": c.chunk_id, "text": c.text, "heading_path": c.heading_path, "title": c.title}
-        for c in chunks
-    ]
-    with Pipeline(name="embedloop-offline", cache_dir=work_dir / "distilabel") as pipeline:
-        load = LoadDataFromDicts(name=_LOAD_STEP, data=rows, batch_size=256)
-        step = OfflineQueryGenerator(
-            name=_OFFLINE_STEP,
-            queries_per_chunk=settings.queries_per_chunk,
-            strategies=list(settings.offline_strategies),
-            input_batch_size=256,
-        )
-        load >> step
-    by_chunk = _group_by_chunk(run_pipeline(pipeline))
+    """Pseudo-queries in this process, in chunk id order; positives are the chunk texts."""
     for chunk in sorted(chunks, key=lambda c: c.chunk_id):
-        out_rows = by_chunk.get(chunk.chunk_id, [])
-        if any(r.get("strategy") is None for r in out_rows):
-            # distilabel blanked the batch after an exception in pseudo_queries (it logs the
-            # traceback); how many queries the chunk would have had is unknown.
-            report.counts["requested"] += settings.queries_per_chunk
-            report.counts["dropped_error"] += settings.queries_per_chunk
-            report.failed_chunk_ids.add(chunk.chunk_id)
-            continue
+        queries = pseudo_queries(
+            chunk.text,
+            chunk.heading_path,
+            chunk.title,
+            settings.queries_per_chunk,
+            settings.offline_strategies,
+            chunk.neighbours,
+        )
         # Offline strategies may legitimately yield fewer than queries_per_chunk, so what
         # was "requested" is what the strategies produced.
-        report.counts["requested"] += len(out_rows)
-        if out_rows and not any(_clean(r.get("query")) for r in out_rows):
-            report.failed_chunk_ids.add(chunk.chunk_id)
-        for r in out_rows:
-            if not _clean(r.get("query")):
-                report.counts["dropped_unparseable"] += 1
-                continue
-            report.pairs.append(
-                GeneratedPair(
-                    chunk_id=chunk.chunk_id,
-                    query=_clean(r["query"]),
-                    positive=r["positive"],
-                    negative=None,
-                    generator="offline",
-                    model=f"offline:{r['strategy']}",
-                )
+        report.counts["requested"] += len(queries)
+        report.pairs.extend(
+            GeneratedPair(
+                chunk_id=chunk.chunk_id,
+                query=q.query,
+                positive=chunk.text,
+                negative=None,
+                generator="offline",
+                model=f"offline:{q.strategy}",
             )
+            for q in queries
+        )
 
 
 # --- llm -----------------------------------------------------------------------------------
@@ -212,6 +195,7 @@ def _generate_llm(
     work_dir: Path,
     api_key: str | None,
     report: GenerationReport,
+    run: PipelineRunner | None = None,
 ) -> None:
     n = settings.queries_per_chunk
     report.counts["requested"] = len(chunks) * n
@@ -220,7 +204,8 @@ def _generate_llm(
     errors: Counter[str] = Counter()
 
     # First round: one request per chunk asking for n answers.
-    outcomes = _run_llm_round([c.chunk_id for c in chunks], n, by_id, settings, work_dir, api_key)
+    first = [c.chunk_id for c in chunks]
+    outcomes = _run_llm_round(first, n, by_id, settings, work_dir, api_key, run)
     unparseable = _absorb(outcomes, kept, errors)
 
     # Later rounds: only the unparseable answers, one request each (a chunk's row repeated,
@@ -238,7 +223,7 @@ def _generate_llm(
             len(unparseable),
         )
         retry_ids = sorted(unparseable.elements())
-        outcomes = _run_llm_round(retry_ids, 1, by_id, settings, work_dir, api_key)
+        outcomes = _run_llm_round(retry_ids, 1, by_id, settings, work_dir, api_key, run)
         unparseable = _absorb(outcomes, kept, errors)
 
     report.counts["dropped_unparseable"] += unparseable.total()
@@ -268,9 +253,22 @@ def _run_llm_round(
     settings: SyntheticSettings,
     work_dir: Path,
     api_key: str | None,
+    run: PipelineRunner | None = None,
 ) -> dict[str, _LLMOutcome]:
     """One pipeline run: a row per entry of ``chunk_ids`` (repeats allowed), each asking
     for ``num_generations`` answers in one request."""
+    # Only here: importing distilabel sets the fork-server start method and loads its stack.
+    # isort: off
+    import embedloop.pairs.forkserver  # noqa: F401  (first: distilabel reads it on import)
+
+    # isort: on
+    from distilabel.pipeline import Pipeline
+    from distilabel.steps import LoadDataFromDicts
+    from distilabel.steps.tasks import GenerateSentencePair
+
+    from embedloop.pairs.distilabel_support import run_pipeline
+    from embedloop.pairs.llm_backends import build_llm
+
     rows = [{"chunk_id": cid, "text": by_id[cid].text} for cid in chunk_ids]
     batch_size = settings.llm.input_batch_size
     with Pipeline(name="embedloop-llm", cache_dir=work_dir / "distilabel") as pipeline:
@@ -287,7 +285,7 @@ def _run_llm_round(
             input_mappings={"anchor": "text"},
         )
         load >> task
-    by_chunk = _group_by_chunk(run_pipeline(pipeline))
+    by_chunk = _group_by_chunk((run or run_pipeline)(pipeline))
     return {
         cid: _classify(
             cid, by_id[cid].text, by_chunk.get(cid, []), k * num_generations, settings.llm.model

@@ -1,7 +1,11 @@
 """Generate synthetic pairs only for chunks that this generator configuration has not seen.
 
 The cache key is (chunk content hash, generator config hash). Chunks whose generation failed
-are not logged, so the next run retries them; chunks that vanished lose their pairs.
+are not logged, so the next run retries them; chunks that vanished lose their pairs. Fresh
+pairs are screened (``screen``: length, copies, round trip) before they are stored, and the
+screening settings are part of the config hash, so changing them regenerates. A chunk's
+inverse cloze queries come from its section neighbours, whose later edits do not by
+themselves regenerate it.
 """
 
 from __future__ import annotations
@@ -18,19 +22,27 @@ import pandas as pd
 from embedloop.config import SyntheticSettings
 from embedloop.embedding_cache import text_hash
 from embedloop.pairs.generation import ChunkForGeneration, GenerationReport
+from embedloop.pairs.screen import Screened
 from embedloop.warehouse import GENERATION_LOG, SYNTHETIC_QUERIES
 
 Generator = Callable[[Sequence[ChunkForGeneration]], GenerationReport]
+# (fresh pairs, every current chunk) -> verdicts and the kept pairs
+Screen = Callable[[pd.DataFrame, pd.DataFrame], Screened]
+
+# Bump when the offline generator's output changes for the same settings.
+OFFLINE_VERSION = 2
 
 # Settings that change what is generated; endpoint and throughput knobs do not.
 _OPERATIONAL_LLM_KEYS = {"base_url", "input_batch_size", "concurrency", "timeout_s", "max_retries"}
 
 
-def config_hash(settings: SyntheticSettings) -> str:
+def config_hash(settings: SyntheticSettings, screen_key: str = "") -> str:
     payload = settings.model_dump(exclude={"max_failure_ratio"})
+    payload["screen"] = screen_key
     if settings.generator == "offline":
         payload.pop("llm")
         payload.pop("corpus_description")
+        payload["offline_version"] = OFFLINE_VERSION
     else:
         payload.pop("offline_strategies")
         payload["llm"] = {k: v for k, v in payload["llm"].items() if k not in _OPERATIONAL_LLM_KEYS}
@@ -48,6 +60,7 @@ class SyntheticRefresh:
     report: GenerationReport | None
     chunks_pending: int
     chunks_reused: int
+    screened: Screened | None = None
 
 
 def refresh_synthetic(
@@ -58,8 +71,10 @@ def refresh_synthetic(
     settings: SyntheticSettings,
     generate: Generator,
     now: datetime,
+    screen: Screen | None = None,
+    screen_key: str = "",
 ) -> SyntheticRefresh:
-    cfg = config_hash(settings)
+    cfg = config_hash(settings, screen_key)
     chunks = chunks.assign(chunk_hash=chunks["text"].map(text_hash))
     current = _keys(chunks)
     log = previous_log[previous_log["config_hash"] == cfg]
@@ -71,13 +86,24 @@ def refresh_synthetic(
     if pending.empty:
         return SyntheticRefresh(kept, log, None, 0, len(done))
 
+    neighbours = section_neighbours(chunks)
     report = generate(
         [
-            ChunkForGeneration(r.chunk_id, r.text, r.heading_path, titles.get(r.doc_id, ""))
+            ChunkForGeneration(
+                r.chunk_id,
+                r.text,
+                r.heading_path,
+                titles.get(r.doc_id, ""),
+                neighbours.get(r.chunk_id, ()),
+            )
             for r in pending.itertuples(index=False)
         ]
     )
     new_queries = _query_rows(report, pending, cfg, now)
+    screened = None
+    if screen is not None and not new_queries.empty:
+        screened = screen(new_queries, chunks)
+        new_queries = screened.kept
     new_log = _log_rows(report, pending, new_queries, cfg, now)
     queries = _concat(kept, new_queries)
     queries = queries.drop_duplicates("pair_id").sort_values("pair_id", ignore_index=True)
@@ -87,7 +113,19 @@ def refresh_synthetic(
         report=report,
         chunks_pending=len(pending),
         chunks_reused=len(done),
+        screened=screened,
     )
+
+
+def section_neighbours(chunks: pd.DataFrame) -> dict[str, tuple[str, ...]]:
+    """chunk_id -> texts of the chunks before and after it in the same section."""
+    out: dict[str, tuple[str, ...]] = {}
+    ordered = chunks.sort_values(["doc_id", "heading_path", "position"])
+    for _, part in ordered.groupby(["doc_id", "heading_path"], sort=False):
+        ids, texts = list(part["chunk_id"]), list(part["text"])
+        for i, cid in enumerate(ids):
+            out[cid] = tuple(texts[j] for j in (i - 1, i + 1) if 0 <= j < len(texts))
+    return out
 
 
 def _query_rows(

@@ -11,7 +11,6 @@ import embedloop.pairs.forkserver  # noqa: F401  (first: distilabel reads it on 
 import asyncio
 import importlib.util
 import inspect
-from dataclasses import dataclass
 from typing import Any
 
 import openai
@@ -23,20 +22,13 @@ from distilabel.typing import FormattedInput, GenerateOutput
 from pydantic import Field, PrivateAttr
 
 from embedloop.config import LLMSettings
+from embedloop.pairs.credentials import LLMCredentials  # noqa: F401  (re-exported)
 
 # Names people write for the output length; distilabel's LLMs all call it max_new_tokens.
 _MAX_TOKENS_ALIASES = ("max_tokens", "max_completion_tokens", "max_length")
 
 # Backends that load weights in-process, and the package each one needs.
 _LOCAL_BACKEND_PACKAGES = {"vllm": "vllm", "transformers": "transformers"}
-
-
-@dataclass(frozen=True)
-class LLMCredentials:
-    """The LLM endpoint's secret. Endpoint, model and generation settings live in the config
-    file (``synthetic.llm``); local servers (vLLM, Ollama, llama.cpp) need no key."""
-
-    api_key: str | None = None
 
 
 class BoundedOpenAILLM(OpenAILLM):

@@ -1,10 +1,19 @@
 """LLM-free pseudo-queries from a chunk and its context.
 
-Weak supervision that needs no model: section titles as queries for their section (the
-title→passage pairs behind E5-style pre-training), questions phrased from headings,
-definitions and summary sentences, key sentences as queries for the rest of the chunk
-(Inverse Cloze Task), and identifiers from code blocks as keyword queries. Strategies are
-interleaved so a chunk's few queries are of different kinds.
+Weak supervision that needs no model: section titles with their context as keyword queries
+(the title→passage pairs behind E5-style pre-training), questions phrased from headings,
+definitions and summary sentences, sentences of a neighbouring chunk of the same section
+(Inverse Cloze Task), and identifiers from code blocks. Strategies are interleaved so a
+chunk's few queries are of different kinds.
+
+Every query is meant for the exact chunk text as its positive (the corpus's surface form),
+so a query made only of the chunk's own words is a copy that evaluation would flatter. A
+query whose content words all occur in the chunk therefore gets the nearest context the
+chunk does not spell out (an outer heading or the document title), as a user who asks
+"How do I … in sqlite3?" would. What still copies the chunk is dropped later by
+``filters.copy_kind``. Terms are cleaned (section numbers, ``class``/``method`` prefixes,
+markup) and templates are never applied to non-terms (pronouns, determiners, verbs), which
+``terms`` decides.
 """
 
 from __future__ import annotations
@@ -14,34 +23,57 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
+from embedloop.pairs.terms import (
+    clean_heading,
+    contains_passage,
+    content_words,
+    humanize,
+    is_object_phrase,
+    is_question,
+    is_term,
+    normalize,
+)
+
 STRATEGIES = ("heading", "question", "definition", "inverse_cloze", "identifier")
+
+# Candidates per strategy and chunk: enough to skip a few non-terms, bounded for speed.
+_PER_STRATEGY = 6
 
 
 @dataclass(frozen=True)
 class PseudoQuery:
     query: str
     strategy: str
-    # The passage the query should retrieve: the chunk, or the chunk without the words that
-    # became the query (title and inverse cloze), so training cannot match on a verbatim copy.
-    passage: str
 
 
 @dataclass(frozen=True)
 class _Chunk:
     text: str
+    words: frozenset[str]  # content words of the text
     headings: list[str]  # outer → inner, cleaned
     title: str
-    body: str  # the text without its leading heading line
     prose: list[str]  # sentences outside code blocks
     code: list[str]  # code block contents
+    neighbour_prose: list[str]  # sentences of adjacent chunks of the same section
 
 
 def pseudo_queries(
-    text: str, heading_path: str, title: str, n: int, strategies: Sequence[str]
+    text: str,
+    heading_path: str,
+    title: str,
+    n: int,
+    strategies: Sequence[str],
+    neighbours: Sequence[str] = (),
 ) -> list[PseudoQuery]:
-    """Up to ``n`` distinct pseudo-queries, alternating between the enabled strategies."""
-    chunk = _analyse(text, heading_path, title)
-    generators = [(name, _GENERATORS[name](chunk)) for name in STRATEGIES if name in strategies]
+    """Up to ``n`` distinct pseudo-queries, alternating between the enabled strategies.
+
+    ``neighbours`` are the texts of the adjacent chunks of the same section: the inverse
+    cloze strategy takes its sentences from them, never from this chunk.
+    """
+    chunk = _analyse(text, heading_path, title, neighbours)
+    generators = [
+        (name, _bounded(_GENERATORS[name](chunk))) for name in STRATEGIES if name in strategies
+    ]
     seen: set[str] = set()
     out: list[PseudoQuery] = []
     while generators and len(out) < n:
@@ -50,7 +82,7 @@ def pseudo_queries(
             if query is None:
                 generators.remove((name, candidates))
                 continue
-            key = _normalize(query.query)
+            key = normalize(query.query)
             if key and key not in seen:
                 seen.add(key)
                 out.append(query)
@@ -59,39 +91,52 @@ def pseudo_queries(
     return out
 
 
+def _bounded(candidates: Iterator[PseudoQuery]) -> Iterator[PseudoQuery]:
+    for i, query in enumerate(candidates):
+        if i >= _PER_STRATEGY:
+            return
+        yield query
+
+
 # --- chunk analysis ----------------------------------------------------------------------
 
 _FENCE = re.compile(r"^(```|~~~)[^\n]*\n(.*?)^\1\s*$", re.S | re.M)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`\"'(])")
 _MARKUP = re.compile(r"[`*#>\[\]]")
+_URL = re.compile(r"<?https?://\S+>?")
 
 
-def _analyse(text: str, heading_path: str, title: str) -> _Chunk:
-    headings = [_clean_heading(h) for h in heading_path.split(" > ") if h.strip()]
+def _analyse(text: str, heading_path: str, title: str, neighbours: Sequence[str]) -> _Chunk:
+    headings = [h for h in (clean_heading(p) for p in heading_path.split(" > ")) if h]
     lines = text.strip().splitlines()
     body = text
     # The chunker repeats the innermost heading as the chunk's first line.
-    if lines and headings and _clean_heading(lines[0]) == headings[-1]:
+    if lines and headings and clean_heading(lines[0]) == headings[-1]:
         body = "\n".join(lines[1:]).strip()
     code = [m.group(2) for m in _FENCE.finditer(body)]
-    prose_text = _FENCE.sub("\n", body)
-    prose = [
+    neighbour_prose = [
+        s for other in neighbours for s in _sentences(other) if not contains_passage(text, s)
+    ]
+    return _Chunk(
+        text=text,
+        words=frozenset(content_words(text)),
+        headings=headings,
+        title=clean_heading(title),
+        prose=_sentences(body),
+        code=code,
+        neighbour_prose=neighbour_prose,
+    )
+
+
+def _sentences(text: str) -> list[str]:
+    """Sentences outside code blocks, wrapped lines re-joined with single spaces."""
+    prose = _FENCE.sub("\n", text)
+    return [
         s.strip()
-        for para in re.split(r"\n\s*\n", prose_text)
+        for para in re.split(r"\n\s*\n", prose)
         for s in _SENTENCE_END.split(" ".join(para.split()))
         if len(s.split()) >= 3
     ]
-    return _Chunk(text, headings, _clean_heading(title), body, prose, code)
-
-
-def _clean_heading(heading: str) -> str:
-    heading = re.sub(r"^#+\s*", "", heading.strip())
-    heading = re.sub(r"^(class|function|method|module)\s+", "", heading)
-    return " ".join(_MARKUP.sub("", heading).split())
-
-
-def _normalize(text: str) -> str:
-    return " ".join(re.findall(r"\w+", text.lower()))
 
 
 def _pick(options: Sequence[str], key: str) -> str:
@@ -100,26 +145,48 @@ def _pick(options: Sequence[str], key: str) -> str:
     return options[digest[0] % len(options)]
 
 
-def _humanize(identifier: str) -> str:
-    """``Connection.iterdump`` → ``Connection iterdump``; ``max_seq_length`` → words."""
-    return " ".join(re.sub(r"[._]+", " ", identifier).split())
+def _context(chunk: _Chunk, query: str) -> str | None:
+    """The nearest outer heading (or the title) that adds a content word the chunk lacks."""
+    have = set(content_words(query))
+    for candidate in [*reversed(chunk.headings[:-1]), chunk.title]:
+        words = set(content_words(candidate))
+        if words - chunk.words - have and is_term(candidate):
+            return humanize(candidate)
+    return None
+
+
+def _needs_context(chunk: _Chunk, query: str) -> bool:
+    return set(content_words(query)) <= chunk.words
+
+
+def _keyword(chunk: _Chunk, query: str) -> str:
+    """A keyword query, prefixed with context when its own words all come from the chunk."""
+    context = _context(chunk, query) if _needs_context(chunk, query) else None
+    return f"{context} {query}" if context else query
+
+
+def _question(chunk: _Chunk, question: str) -> str:
+    """``How do I X?`` → ``How do I X in <context>?`` when X alone copies the chunk."""
+    context = _context(chunk, question) if _needs_context(chunk, question) else None
+    return f"{question.rstrip('?')} in {context}?" if context else question
 
 
 # --- strategies ----------------------------------------------------------------------------
 
 
 def _heading_queries(chunk: _Chunk) -> Iterator[PseudoQuery]:
-    if not chunk.headings or not chunk.body:
+    if not chunk.headings:
         return
-    leaf = _humanize(chunk.headings[-1])
-    yield PseudoQuery(leaf, "heading", chunk.body)
-    if len(chunk.headings) > 1:
-        parent = _humanize(chunk.headings[0])
-        if _normalize(parent) not in _normalize(leaf):
-            yield PseudoQuery(f"{parent} {leaf}", "heading", chunk.body)
+    leaf = chunk.headings[-1]
+    if is_question(leaf):
+        return  # the question strategy keeps it as it is
+    if is_term(leaf):
+        yield PseudoQuery(_keyword(chunk, humanize(leaf)), "heading")
 
 
-_QUESTION_TEMPLATES = ("What is {h}?", "How does {h} work?", "How do I use {h}?", "{h} explained")
+_QUESTION_TEMPLATES = ("What is {h}?", "How does {h} work?", "How do I use {h}?")
+# An API member ("deque.append") is used, not defined: no "What is".
+_MEMBER_TEMPLATES = _QUESTION_TEMPLATES[1:]
 _VERB_BASE = {
     "returns": "get", "return": "get", "creates": "create", "create": "create",
     "removes": "remove", "remove": "remove", "deletes": "delete", "delete": "delete",
@@ -133,30 +200,34 @@ _VERB_BASE = {
     "builds": "build", "build": "build", "use": "use", "uses": "use", "checks": "check",
     "check": "check", "parses": "parse", "parse": "parse", "deploy": "deploy",
     "deploys": "deploy", "copy": "copy", "copies": "copy", "lists": "list", "list": "list",
+    "makes": "make", "make": "make", "finds": "find", "find": "find", "sends": "send",
+    "send": "send", "loads": "load", "load": "load", "saves": "save", "save": "save",
 }  # fmt: skip
 
 
 def _question_queries(chunk: _Chunk) -> Iterator[PseudoQuery]:
-    if chunk.prose:
-        question = _summary_question(chunk.prose[0])
+    if chunk.headings and is_question(chunk.headings[-1]):
+        # A question the authors wrote (FAQ-style heading): kept as it is.
+        yield PseudoQuery(chunk.headings[-1], "question")
+    for sentence in chunk.prose[:2]:
+        question = _summary_question(sentence)
         if question:
-            yield PseudoQuery(question, "question", chunk.text)
-    if chunk.headings:
-        leaf = _humanize(chunk.headings[-1])
-        if re.match(r"(?i)^(how|what|why|when|where|which|can|should|do|does|is)\b", leaf):
-            yield PseudoQuery(leaf.rstrip("?") + "?", "question", chunk.text)
-        else:
-            template = _pick(_QUESTION_TEMPLATES, chunk.text)
-            yield PseudoQuery(template.format(h=leaf), "question", chunk.text)
+            yield PseudoQuery(_question(chunk, question), "question")
+    if chunk.headings and not is_question(chunk.headings[-1]) and is_term(chunk.headings[-1]):
+        leaf = humanize(chunk.headings[-1])
+        member = re.search(r"\w\.\w", chunk.headings[-1]) is not None
+        template = _pick(_MEMBER_TEMPLATES if member else _QUESTION_TEMPLATES, chunk.text)
+        yield PseudoQuery(_question(chunk, template.format(h=leaf)), "question")
 
 
 def _summary_question(sentence: str) -> str | None:
     """ "Return the number of items." → "How do I get the number of items?"."""
-    words = _MARKUP.sub("", sentence).rstrip(".!").split()
+    words = _MARKUP.sub("", sentence).rstrip(".!:;").split()
     if len(words) < 3 or len(words) > 25:
         return None
     base = _VERB_BASE.get(words[0].lower())
-    if base is None:
+    # "Create one per process and reuse it": the object is a pronoun, not a topic.
+    if base is None or not is_object_phrase(" ".join(words[1:])):
         return None
     return f"How do I {base} {' '.join(words[1:])}?"
 
@@ -174,18 +245,25 @@ def _definition_queries(chunk: _Chunk) -> Iterator[PseudoQuery]:
         if not match:
             continue
         term = match.group("term").strip()
-        if 1 <= len(term.split()) <= 6 and term.lower() not in {"it", "this", "that", "there"}:
-            yield PseudoQuery(f"What is {term}?", "definition", chunk.text)
+        if len(term.split()) <= 6 and is_term(term):
+            yield PseudoQuery(_question(chunk, f"What is {term}?"), "definition")
 
 
 def _inverse_cloze_queries(chunk: _Chunk) -> Iterator[PseudoQuery]:
-    # Longer, content-bearing sentences make better queries; the rest must still say enough.
-    candidates = [s for s in chunk.prose if 6 <= len(s.split()) <= 30]
-    candidates.sort(key=lambda s: -len(set(_normalize(s).split())))
+    # A sentence of a neighbouring chunk of the section is a query for this chunk, which
+    # does not contain it (checked whitespace-normalized: wrapped lines are re-joined).
+    # Longer, content-bearing sentences make better queries.
+    candidates = [s for s in chunk.neighbour_prose if 6 <= len(s.split()) <= 30 and _prose(s)]
+    candidates.sort(key=lambda s: -len(set(normalize(s).split())))
     for sentence in candidates:
-        rest = chunk.text.replace(sentence, " ").strip()
-        if len(rest.split()) >= 2 * len(sentence.split()):
-            yield PseudoQuery(sentence.rstrip("."), "inverse_cloze", " ".join(rest.split(" ")))
+        text = _URL.sub(" ", _MARKUP.sub("", sentence))
+        yield PseudoQuery(" ".join(text.split()).rstrip(".:;"), "inverse_cloze")
+
+
+def _prose(sentence: str) -> bool:
+    """Mostly words, not code or notation that slipped out of a code block."""
+    tokens = sentence.split()
+    return sum(t.strip(".,;:()\"'").isalpha() for t in tokens) >= 0.7 * len(tokens)
 
 
 _IDENTIFIER = re.compile(
@@ -197,7 +275,6 @@ _NOISE_IDENTIFIERS = {"print", "self", "len", "str", "int", "list", "dict", "ran
 
 def _identifier_queries(chunk: _Chunk) -> Iterator[PseudoQuery]:
     seen: set[str] = set()
-    context = _humanize(chunk.headings[0]) if chunk.headings else chunk.title
     for block in chunk.code:
         for match in _IDENTIFIER.finditer(block):
             name = next(g for g in match.groups() if g)
@@ -205,10 +282,7 @@ def _identifier_queries(chunk: _Chunk) -> Iterator[PseudoQuery]:
             if short in _NOISE_IDENTIFIERS or short in seen or len(short) < 3:
                 continue
             seen.add(short)
-            query = _humanize(name)
-            if context and _normalize(context) not in _normalize(query):
-                query = f"{context} {query}"
-            yield PseudoQuery(query, "identifier", chunk.text)
+            yield PseudoQuery(_keyword(chunk, humanize(name)), "identifier")
 
 
 _GENERATORS: dict[str, Callable[[_Chunk], Iterator[PseudoQuery]]] = {

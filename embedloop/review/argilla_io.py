@@ -34,10 +34,15 @@ class ArgillaConnection:
     api_key: str
     workspace: str
     timeout_s: float = 60
+    # Why there is no key, when there is none: raised on first use, so a sensor tick skips
+    # with the reason instead of failing while its resources are built.
+    missing_key: str | None = None
 
     def client(self) -> rg.Argilla:
         from argilla._exceptions import ArgillaCredentialsError
 
+        if self.missing_key:
+            raise ArgillaUnavailable(self.missing_key)
         try:
             return rg.Argilla(api_url=self.api_url, api_key=self.api_key, timeout=self.timeout_s)
         except ArgillaCredentialsError:
@@ -211,7 +216,7 @@ def fetch_responses(
     """
     rows = [
         _response_row(record, response)
-        for record in _search_records(client, dataset, statuses)
+        for record in search_records(client, dataset, statuses)
         for response in record.get("responses") or []
         if response["status"] in statuses
     ]
@@ -220,9 +225,10 @@ def fetch_responses(
     return frame.sort_values(["updated_at", "response_id"], ignore_index=True)
 
 
-def _search_records(
+def search_records(
     client: rg.Argilla, dataset: rg.Dataset, statuses: tuple[str, ...]
 ) -> Iterator[dict[str, Any]]:
+    """Every record (REST JSON, responses included) with a response of one of ``statuses``."""
     body = {
         "filters": {
             "and": [
@@ -285,6 +291,13 @@ def feedback_state(client: rg.Argilla, workspace: str, name: str) -> FeedbackSta
         return FeedbackState(0, None, [])
     frame = fetch_responses(client, dataset, ("submitted",))
     stamps = sorted(t.isoformat() for t in frame["updated_at"])
+    return FeedbackState(len(stamps), stamps[-1] if stamps else None, stamps)
+
+
+def combined_feedback_state(client: rg.Argilla, workspace: str, names: list[str]) -> FeedbackState:
+    """One state over several datasets (the review and the question task): a response in
+    either counts as new feedback."""
+    stamps = sorted(s for name in names for s in feedback_state(client, workspace, name).updated_at)
     return FeedbackState(len(stamps), stamps[-1] if stamps else None, stamps)
 
 

@@ -15,7 +15,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from embedloop.warehouse import REVIEW_RECORDS, REVIEW_TARGET
+from embedloop.warehouse import REVIEW_RECORDS, REVIEW_TARGET, Table
 
 CURRENT = "current"
 CHUNK_CHANGED = "chunk_changed"  # its document is still there, the chunk text is not
@@ -61,9 +61,9 @@ def _link(title: str, uri: str) -> str:
     return f"[{title}]({uri})" if "://" in uri else f"{title} ({uri})"
 
 
-def content_hash(row: pd.Series | dict) -> str:
+def content_hash(row: pd.Series | dict, records: Table = REVIEW_RECORDS) -> str:
     """Changes whenever anything the record shows or filters on changes."""
-    keys = [c for c in REVIEW_RECORDS.columns if c not in ("content_hash", "published_at")]
+    keys = [c for c in records.columns if c not in ("content_hash", "published_at")]
     payload = json.dumps({k: _plain(row[k]) for k in keys}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
@@ -91,7 +91,10 @@ def review_target(
 
 
 def mirror_of(
-    published: pd.DataFrame, stored_target: pd.DataFrame, target: pd.DataFrame
+    published: pd.DataFrame,
+    stored_target: pd.DataFrame,
+    target: pd.DataFrame,
+    records: Table = REVIEW_RECORDS,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """What is already in ``target``'s dataset, and the review_target row to keep.
 
@@ -104,7 +107,7 @@ def mirror_of(
     )
     if same:
         return published, stored_target
-    return REVIEW_RECORDS.empty(), target
+    return records.empty(), target
 
 
 @dataclass
@@ -122,21 +125,23 @@ def plan_publication(
     live_doc_ids: set[str],
     max_records: int | None,
     now: datetime,
+    key: str = "pair_id",
+    records: Table = REVIEW_RECORDS,
 ) -> Publication:
     """Diff the candidate rows against what was published before.
 
     The ``max_records`` highest-priority candidates are published; a record published
     before stays published (and updated) while its pair exists, whatever its priority now.
+    ``key`` and ``records`` name the record id column and the mirror table (the question
+    task publishes through the same plan).
     """
-    previous = published.set_index("pair_id", drop=False) if len(published) else None
-    known = set(published["pair_id"]) if len(published) else set()
+    previous = published.set_index(key, drop=False) if len(published) else None
+    known = set(published[key]) if len(published) else set()
     chosen = candidates if max_records is None else candidates.head(max_records)
-    keep = candidates[
-        candidates["pair_id"].isin(known) & ~candidates["pair_id"].isin(chosen["pair_id"])
-    ]
+    keep = candidates[candidates[key].isin(known) & ~candidates[key].isin(chosen[key])]
     current = pd.concat([chosen, keep], ignore_index=True)
 
-    stale = published[~published["pair_id"].isin(candidates["pair_id"])].copy()
+    stale = published[~published[key].isin(candidates[key])].copy()
     if len(stale):
         stale["chunk_state"] = [
             CHUNK_CHANGED if d in live_doc_ids else CHUNK_REMOVED for d in stale["doc_id"]
@@ -144,22 +149,20 @@ def plan_publication(
     table = pd.concat(
         [current, stale[current.columns]] if len(stale) else [current], ignore_index=True
     )
-    table["content_hash"] = [content_hash(r) for _, r in table.iterrows()]
+    table["content_hash"] = [content_hash(r, records) for _, r in table.iterrows()]
 
     old_hash = previous["content_hash"].to_dict() if previous is not None else {}
-    changed = table["content_hash"] != table["pair_id"].map(old_hash)
+    changed = table["content_hash"] != table[key].map(old_hash)
     old_state = previous["chunk_state"].to_dict() if previous is not None else {}
-    flagged = (
-        changed & (table["chunk_state"] != CURRENT) & (table["pair_id"].map(old_state) == CURRENT)
-    )
-    published_at = table["pair_id"].map(
+    flagged = changed & (table["chunk_state"] != CURRENT) & (table[key].map(old_state) == CURRENT)
+    published_at = table[key].map(
         previous["published_at"].to_dict() if previous is not None else {}
     )
     table["published_at"] = [now if c else p for c, p in zip(changed, published_at, strict=True)]
-    is_new = ~table["pair_id"].isin(known)
+    is_new = ~table[key].isin(known)
     return Publication(
         to_send=table[changed].reset_index(drop=True),
-        table=table[REVIEW_RECORDS.columns],
+        table=table[records.columns],
         new=int(is_new.sum()),
         updated=int((changed & ~is_new & ~flagged).sum()),
         flagged=int(flagged.sum()),

@@ -1,30 +1,50 @@
 """Query vectors for review records: what makes Argilla's "find similar" work.
 
-The production model's query embeddings, taken from the embedding cache when the pipeline
-already encoded the query; the model loads only if some query is not cached.
+The production model's query embeddings on the serving backend, taken from the embedding
+cache when the pipeline already encoded the query; the model loads only if some query is
+not cached.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from embedloop.config import Settings
 from embedloop.embedding_cache import encode_with_cache, model_key
-from embedloop.models import load_encoder
+from embedloop.encoders import encoder_key
+from embedloop.models import load_encoder, production_model_path, serving_backend
 
 
 class QueryVectors:
-    def __init__(self, model_path: str, cache: pd.DataFrame) -> None:
+    def __init__(
+        self,
+        model_path: str,
+        cache: pd.DataFrame,
+        backend: str = "torch",
+        cache_dir: Path | None = None,
+    ) -> None:
+        """``backend`` must be resolved (``embedloop.models.serving_backend``)."""
         self.model_path = model_path
-        self.key = model_key(model_path)
+        self.backend = backend
+        self.cache_dir = cache_dir
+        self.key = encoder_key(model_key(model_path), backend)
         self.cache = cache
         self.encoded = 0
         self._model: Any = None
 
+    @classmethod
+    def for_settings(cls, settings: Settings, cache: pd.DataFrame) -> QueryVectors:
+        """The production model's vectors on this machine's serving backend."""
+        return cls(
+            production_model_path(settings), cache, serving_backend(settings), settings.cache_dir
+        )
+
     def _load(self) -> Any:
         if self._model is None:
-            self._model = load_encoder(self.model_path)
+            self._model = load_encoder(self.model_path, self.backend, self.cache_dir)
         return self._model
 
     def encode(self, *args: Any, **kwargs: Any) -> Any:

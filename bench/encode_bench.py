@@ -1,0 +1,128 @@
+"""Encoding speed: the pipeline's encode paths against a bare ``SentenceTransformer.encode``,
+and the inference backends against each other (speed, cosine to torch, nDCG@10).
+
+Corpus: about ``--chunks`` chunks of the PostgreSQL manual, with the offline generator's
+queries. nDCG@10 is measured on that run's synthetic test split (query -> chunk over every
+chunk), not on human questions. Every timing is the best of ``--repeats`` runs, the
+contenders interleaved, on the same texts, batch size and device (the CPU).
+
+    python bench/encode_bench.py [--chunks 200] [--repeats 2] [--work-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from perf_data import grow_corpus, materialize, read_frames, write_config
+
+from assets.training_data import candidate_pairs, synthetic_queries
+from embedloop.config import load_settings
+from embedloop.embedding_cache import encode_with_cache
+from embedloop.encoders import encode
+from embedloop.models import load_encoder
+from embedloop.review.vectors import QueryVectors
+from embedloop.warehouse import CANDIDATE_PAIRS, DOCUMENT_CHUNKS, EMBEDDING_CACHE
+from training.data import ir_inputs
+from training.evaluation import evaluate_model
+
+BATCH = 64
+BACKENDS = ("torch", "openvino", "torch-int8")
+
+
+def best_of(repeats: int, runs: dict[str, Callable[[], object]]) -> dict[str, float]:
+    """Best wall time of each callable, the callables interleaved round by round."""
+    best = dict.fromkeys(runs, float("inf"))
+    for _ in range(repeats):
+        for name, run in runs.items():
+            started = time.perf_counter()
+            run()
+            best[name] = min(best[name], time.perf_counter() - started)
+    return best
+
+
+def path_runs(model_path: str, chunks: list[str], queries: list[str]) -> dict[str, Callable]:
+    """Bare encode and each pipeline path, on torch, over the chunk texts."""
+    from sentence_transformers import SentenceTransformer
+
+    bare = SentenceTransformer(model_path, device="cpu", local_files_only=True)
+    model = load_encoder(model_path, "torch")
+    keys = [str(i) for i in range(len(chunks))]
+    empty = EMBEDDING_CACHE.empty()
+    rows = pd.DataFrame({"pair_id": keys, "query": chunks, "chunk_state": "current"})
+    review = QueryVectors(model_path, empty)
+    review.dimension()  # loads the model now, outside the timing
+    return {
+        "bare SentenceTransformer.encode": lambda: bare.encode(
+            chunks, batch_size=BATCH, normalize_embeddings=True, convert_to_numpy=True
+        ),
+        "embedding_cache (mining, search)": lambda: encode_with_cache(
+            model, keys, chunks, empty, "k", BATCH
+        ),
+        "review vectors (QueryVectors)": lambda: review(rows),
+        "evaluation (encode_document)": lambda: model.encode_document(
+            chunks, batch_size=BATCH, convert_to_tensor=True, show_progress_bar=False
+        ),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--chunks", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--work-dir", type=Path, default=None)
+    args = parser.parse_args()
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="embedloop-encode-"))
+    config = write_config(work)
+    n = grow_corpus(work, config, args.chunks)
+    materialize([synthetic_queries, candidate_pairs], config)
+    chunks_df, pairs = read_frames(config, DOCUMENT_CHUNKS, CANDIDATE_PAIRS)
+    chunks, queries = list(chunks_df["text"]), list(pairs["query"])
+    settings = load_settings(config)
+    path = settings.model.resolved_base_model()
+    print(f"corpus: {n} chunks of the PostgreSQL manual, {len(queries)} queries; batch {BATCH}")
+
+    times = best_of(args.repeats, path_runs(path, chunks, queries))
+    bare = times["bare SentenceTransformer.encode"]
+    print("\n| encode path (torch, CPU) | chunks/s | time vs bare |\n|---|---|---|")
+    for name, seconds in times.items():
+        print(f"| {name} | {len(chunks) / seconds:.1f} | {seconds / bare:.3f}x |")
+    compare_backends(path, settings.cache_dir, chunks, pairs, chunks_df, args.repeats)
+
+
+def compare_backends(
+    path: str,
+    cache_dir: Path,
+    chunks: list[str],
+    pairs: pd.DataFrame,
+    chunks_df: pd.DataFrame,
+    repeats: int,
+) -> None:
+    models = {b: load_encoder(path, b, cache_dir) for b in BACKENDS}
+    times = best_of(repeats, {b: (lambda m=m: encode(m, chunks, BATCH)) for b, m in models.items()})
+    vectors = {b: encode(m, chunks, BATCH) for b, m in models.items()}
+    test = ir_inputs(pairs[pairs["split"] == "test"], chunks_df)
+    ndcg = {b: evaluate_model(m, test, [384])[384]["ndcg@10"] for b, m in models.items()}
+    print(f"\nnDCG@10 on the synthetic test split: {len(test.queries)} queries, "
+          f"{len(test.corpus)} chunks")  # fmt: skip
+    print("| backend | chunks/s | speed-up vs torch | cosine to torch mean / min | nDCG@10 | "
+          "nDCG@10 change |\n|---|---|---|---|---|---|")  # fmt: skip
+    for b in BACKENDS:
+        cos = (vectors[b] * vectors["torch"]).sum(axis=1)
+        change = (ndcg[b] - ndcg["torch"]) / ndcg["torch"] if ndcg["torch"] else 0.0
+        speed = f"{len(chunks) / times[b]:.1f} | {times['torch'] / times[b]:.2f}x"
+        cosine = f"{np.mean(cos):.5f} / {np.min(cos):.5f}"
+        print(f"| {b} | {speed} | {cosine} | {ndcg[b]:.4f} | {change:+.2%} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,278 @@
+"""Run the default loop on a manual and score it on real questions whose pages it never saw.
+
+Two data directories per benchmark, on purpose: ``train/`` holds the manual the loop
+ingests, generates pairs from and trains on; ``heldout/`` holds only the FAQ's answer
+pages, ingested and chunked by the same ingestion job but never given to the training
+data assets. The pipeline has no setting that keeps one source's documents out of
+training (splits are a hash of the doc_id), so a separate warehouse is what guarantees it.
+Evaluation then asks the questions against every chunk of both.
+
+The training budget is given in CPU-minutes: a few steps of the same trainer, loss and
+data are timed first and the budget becomes ``training.max_steps``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import pandas as pd
+import yaml
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.faq_extract import Question, write_question_file
+from embedloop.config import load_settings
+from embedloop.warehouse import DOCUMENT_CHUNKS, SOURCE_DOCUMENTS, read_table
+
+if TYPE_CHECKING:  # imported late: --pipeline-only runs on trees without them
+    from embedloop.evaluation.scoring import SetScores
+    from embedloop.evaluation.sets import EvalSet
+
+CALIBRATION_STEPS = 4
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+
+@dataclass
+class Bench:
+    """One benchmark: the manual the loop trains on and the held-out FAQ."""
+
+    name: str  # "debian-faq" | "gitfaq": also the held-out source's name
+    work: Path
+    training_source: dict[str, Any]
+    heldout_pages: Path
+    questions: list[Question]
+    strategies: list[str] | None = None  # None = the default offline strategies
+    max_steps: int | None = None
+    overrides: list[str] = field(default_factory=list)  # KEY=YAML, see apply_overrides
+    meta: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def train_config(self) -> Path:
+        return self.work / "train" / "embedloop.yaml"
+
+    @property
+    def heldout_config(self) -> Path:
+        return self.work / "heldout" / "embedloop.yaml"
+
+    @property
+    def question_file(self) -> Path:
+        return self.work / f"{self.name}.questions.jsonl"
+
+    @property
+    def meta_file(self) -> Path:
+        return self.work / "pipeline.json"
+
+    def save_meta(self) -> None:
+        """What the pipeline reported, so ``--rescore`` can score the run again later."""
+        state = {"max_steps": self.max_steps, "meta": self.meta}
+        self.meta_file.write_text(json.dumps(state, indent=1, default=str))
+
+    def load_meta(self) -> None:
+        if not self.meta_file.is_file():
+            raise SystemExit(f"{self.meta_file} not found: run the pipeline first")
+        state = json.loads(self.meta_file.read_text())
+        self.max_steps, self.meta = state["max_steps"], state["meta"]
+
+
+def write_configs(bench: Bench) -> None:
+    """The default configuration, plus the budget and the strategies under test."""
+    train: dict[str, Any] = {
+        "data_dir": str(bench.train_config.parent / "data"),
+        "sources": [bench.training_source],
+    }
+    if bench.max_steps:
+        train["training"] = {"max_steps": bench.max_steps}
+    if bench.strategies is not None:
+        train["synthetic"] = {"offline_strategies": bench.strategies}
+    heldout = {
+        "data_dir": str(bench.heldout_config.parent / "data"),
+        "sources": [
+            {
+                "kind": "local",
+                "name": bench.name,
+                "path": str(bench.heldout_pages),
+                "include": ["*.html"],
+            }
+        ],
+    }
+    for path, config in ((bench.train_config, train), (bench.heldout_config, heldout)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+    apply_overrides(bench.train_config, bench.overrides)
+    write_question_file(bench.questions, bench.question_file)
+
+
+def apply_overrides(config: Path, overrides: list[str]) -> None:
+    """``a.b=value`` entries merged into a config file (values parsed as YAML)."""
+    raw = yaml.safe_load(config.read_text())
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set {item!r}: expected KEY=VALUE")
+        *parents, leaf = key.split(".")
+        node = raw
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(value)
+    config.write_text(yaml.safe_dump(raw, sort_keys=False))
+    load_settings(config)  # a wrong key fails here, naming it
+
+
+def run_job(config: Path, job: str) -> dict[str, dict[str, Any]]:
+    """Execute one of the project's jobs in process; each asset's metadata values."""
+    from orchestration.definitions import build_definitions
+
+    started = time.perf_counter()
+    result = build_definitions(config).resolve_job_def(job).execute_in_process(run_config=QUIET)
+    print(f"{job} ({config.parent.name}): {time.perf_counter() - started:.0f} s", flush=True)
+    if not result.success:
+        failed = [e.step_key for e in result.all_events if e.is_step_failure]
+        raise SystemExit(f"{job} failed at {failed} ({config}); see the Dagster log above")
+    meta: dict[str, dict[str, Any]] = {}
+    for event in result.get_asset_materialization_events():
+        mat = event.step_materialization_data.materialization
+        meta[mat.asset_key.to_user_string()] = {k: v.value for k, v in mat.metadata.items()}
+    return meta
+
+
+def ingest(bench: Bench) -> None:
+    bench.meta.update(run_job(bench.train_config, "ingestion_job"))
+    held = run_job(bench.heldout_config, "ingestion_job")
+    bench.meta["heldout_chunks"] = held.get("document_chunks", {})
+
+
+def _pipeline_loss(model: Any, settings: Any) -> Any:
+    """The very loss training/finetune.py builds on a CPU (its signature has changed)."""
+    import inspect
+
+    from training import finetune
+
+    dims = list(settings.training.matryoshka_dims)
+    if "device" in inspect.signature(finetune._loss).parameters:
+        return finetune._loss(model, settings, dims, "cpu")[0]
+    return finetune._loss(model, settings, dims)[0]  # type: ignore[call-arg]
+
+
+def seconds_per_step(config: Path, steps: int = CALIBRATION_STEPS) -> tuple[float, float]:
+    """CPU and wall seconds of one training step: same model, loss, batch size and data.
+
+    The budget counts CPU time (all cores of this process together), not wall time: on a
+    shared machine wall time measures the neighbours as much as the training."""
+    from sentence_transformers import (
+        SentenceTransformer,
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+    )
+    from sentence_transformers.sentence_transformer.training_args import BatchSamplers
+
+    from training.data import read_pairs_and_corpus, split_frame, train_datasets
+
+    settings = load_settings(config)
+    t = settings.training
+    pairs, _ = read_pairs_and_corpus(settings)
+    data = train_datasets(split_frame(pairs, "train"), t.use_hard_negatives, t.batch_size)
+    model = SentenceTransformer(settings.model.resolved_base_model(), device="cpu")
+    if t.max_seq_length:
+        model.max_seq_length = t.max_seq_length
+    loss = _pipeline_loss(model, settings)
+    losses: Any = {name: loss for name in data} if isinstance(data, dict) else loss
+    with tempfile.TemporaryDirectory() as out:
+        args = SentenceTransformerTrainingArguments(
+            output_dir=out,
+            max_steps=steps,
+            per_device_train_batch_size=t.batch_size,
+            batch_sampler=BatchSamplers.NO_DUPLICATES,
+            save_strategy="no",
+            report_to="none",
+            disable_tqdm=True,
+            seed=t.seed,
+        )
+        trainer = SentenceTransformerTrainer(
+            model=model, args=args, train_dataset=data, loss=losses
+        )
+        cpu, wall = time.process_time(), time.perf_counter()
+        trainer.train()
+        return (time.process_time() - cpu) / steps, (time.perf_counter() - wall) / steps
+
+
+def train_and_evaluate(bench: Bench, train_minutes: float, with_data: bool = True) -> None:
+    """Training data, then the step budget, then the training job (finetune + evaluate)."""
+    if with_data:
+        bench.meta.update(run_job(bench.train_config, "training_data_job"))
+    if bench.max_steps is None:
+        cpu, wall = seconds_per_step(bench.train_config)
+        bench.max_steps = max(1, int(train_minutes * 60 / cpu))
+        bench.meta["budget"] = {
+            "cpu_s_per_step": cpu,
+            "wall_s_per_step": wall,
+            "max_steps": bench.max_steps,
+        }
+        write_configs(bench)
+    bench.meta.update(run_job(bench.train_config, "training_job"))
+    bench.save_meta()
+
+
+# --- evaluation on the real questions -------------------------------------------------------
+
+
+def _chunks(config: Path) -> pd.DataFrame:
+    settings = load_settings(config)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as conn:
+        chunks = read_table(conn, DOCUMENT_CHUNKS)
+        docs = read_table(conn, SOURCE_DOCUMENTS)
+    docs = docs.loc[~docs["deleted"].astype(bool), ["doc_id", "source", "uri"]]
+    return chunks.merge(docs, on="doc_id", how="left")
+
+
+def corpus_chunks(bench: Bench) -> pd.DataFrame:
+    """Every chunk of the manual and of the held-out answer pages (unique chunk ids)."""
+    frame = pd.concat([_chunks(bench.train_config), _chunks(bench.heldout_config)])
+    return frame.drop_duplicates("chunk_id").sort_values("chunk_id").reset_index(drop=True)
+
+
+def question_set(bench: Bench, chunks: pd.DataFrame) -> EvalSet:
+    """The question file, read by the project's own loader, over every chunk."""
+    from embedloop.evaluation.questions import load_question_file
+
+    documents = chunks[["doc_id", "uri"]].drop_duplicates("doc_id")
+    return load_question_file(bench.question_file, chunks, documents)
+
+
+def evaluate(
+    model_path: str, questions: EvalSet, corpus: dict[str, str], dims: list[int]
+) -> SetScores:
+    """The project's scorer (per-query nDCG too), on a plain CPU torch model."""
+    from sentence_transformers import SentenceTransformer
+
+    from embedloop.evaluation.scoring import score_sets
+
+    model = SentenceTransformer(model_path, device="cpu", local_files_only=True)
+    return score_sets(model, {"questions": questions}, corpus, dims)["questions"]
+
+
+MARKER = ".embedloop-bench"
+
+
+def fresh_work_dir(path: Path | None, name: str) -> Path:
+    """The bench's work directory, emptied first: only a directory this bench made, or an
+    empty one, is ever deleted."""
+    work = (path or Path(tempfile.gettempdir()) / f"embedloop-bench-{name}").resolve()
+    if work.exists() and any(work.iterdir()):
+        if not (work / MARKER).is_file():
+            raise SystemExit(f"{work} is not empty and not a bench work dir: choose another")
+        shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / MARKER).write_text(name)
+    return work
