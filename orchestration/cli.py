@@ -145,6 +145,10 @@ def _quiet_libraries() -> None:
         "great_expectations",
     ):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # Argilla's SDK shrinks our upload batches to fit its request size and warns each time.
+    logging.getLogger("argilla.sdk").addFilter(
+        lambda record: "batch size" not in record.getMessage()
+    )
 
 
 def _export(args: argparse.Namespace, settings: Settings) -> int:

@@ -72,7 +72,7 @@ class RunReport:
             line = StepLine("start", "FAILED", 0.0, _failure_message(event, self.verbose))
             self.failure = line
             self.steps.append(line)
-            self.print_line(f"  {line.step:<36} {line.status:<7} {line.detail}")
+            self.print_line(f"  {line.step:<46} {line.status:<7} {line.detail}")
 
     def _on_check(self, data: Any, step: str) -> None:
         asset = data.asset_key.to_user_string()
@@ -99,7 +99,7 @@ class RunReport:
             line = StepLine(label, status, seconds, ", ".join(self._produced.get(step, [])))
         self.steps.append(line)
         self.print_line(
-            f"  {line.step:<36} {line.status:<7} {line.seconds:6.1f} s  {line.detail}".rstrip()
+            f"  {line.step:<46} {line.status:<7} {line.seconds:6.1f} s  {line.detail}".rstrip()
         )
 
     def summary(self) -> str:
