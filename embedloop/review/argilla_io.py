@@ -207,20 +207,27 @@ RESPONSE_COLUMNS = [
 
 
 def fetch_responses(
-    client: rg.Argilla, dataset: rg.Dataset, statuses: tuple[str, ...] = ("submitted", "discarded")
+    client: rg.Argilla,
+    dataset: rg.Dataset,
+    statuses: tuple[str, ...] = ("submitted", "discarded"),
+    row: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None,
+    columns: list[str] | None = None,
 ) -> pd.DataFrame:
     """Every response with one of ``statuses``, one row per (record, user).
 
     Reads the REST search endpoint through the SDK's authenticated client, because the SDK's
     Response objects drop the ``updated_at`` the history and the sensor's cursor need.
+    ``row`` turns a (record, response) into a row of ``columns``; the defaults read the review
+    dataset's questions into RESPONSE_COLUMNS.
     """
+    to_row = row or _response_row
     rows = [
-        _response_row(record, response)
+        to_row(record, response)
         for record in search_records(client, dataset, statuses)
         for response in record.get("responses") or []
         if response["status"] in statuses
     ]
-    frame = pd.DataFrame(rows, columns=RESPONSE_COLUMNS)
+    frame = pd.DataFrame(rows, columns=columns or RESPONSE_COLUMNS)
     frame["updated_at"] = pd.to_datetime(frame["updated_at"], utc=True)
     return frame.sort_values(["updated_at", "response_id"], ignore_index=True)
 

@@ -14,7 +14,7 @@ import argilla as rg
 import pandas as pd
 
 from embedloop.progress import progress
-from embedloop.review.argilla_io import ReviewDatasetError, search_records
+from embedloop.review.argilla_io import ReviewDatasetError, fetch_responses
 
 QUESTION = "question"
 QUESTION_TITLE = "Write a question a user would ask that this passage answers"
@@ -98,16 +98,9 @@ def publish_questions(dataset: rg.Dataset, rows: pd.DataFrame, batch_size: int) 
 
 def fetch_question_responses(client: rg.Argilla, dataset: rg.Dataset) -> pd.DataFrame:
     """Every submitted or discarded response, one row per (record, user) (RESPONSE_COLUMNS)."""
-    statuses = ("submitted", "discarded")
-    rows = [
-        _row(record, response)
-        for record in search_records(client, dataset, statuses)
-        for response in record.get("responses") or []
-        if response["status"] in statuses
-    ]
-    frame = pd.DataFrame(rows, columns=RESPONSE_COLUMNS)
-    frame["updated_at"] = pd.to_datetime(frame["updated_at"], utc=True)
-    return frame.sort_values(["updated_at", "response_id"], ignore_index=True)
+    return fetch_responses(
+        client, dataset, ("submitted", "discarded"), row=_row, columns=RESPONSE_COLUMNS
+    )
 
 
 def _row(record: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
