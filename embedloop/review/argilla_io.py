@@ -116,14 +116,22 @@ def review_settings(vector_dim: int) -> rg.Settings:
     )
 
 
-def ensure_dataset(client: rg.Argilla, workspace: str, name: str, vector_dim: int) -> rg.Dataset:
-    """The review dataset, created (with its workspace) on first use."""
+def workspace_and_dataset(
+    client: rg.Argilla, workspace: str, name: str
+) -> tuple[rg.Workspace, rg.Dataset | None]:
+    """The workspace (created on first use) and the dataset ``name`` in it, if there is one."""
     with warnings.catch_warnings():  # the SDK warns when a lookup finds nothing
         warnings.simplefilter("ignore", UserWarning)
         ws = client.workspaces(workspace)
         if ws is None:
             ws = rg.Workspace(name=workspace, client=client).create()
         dataset = client.datasets(name=name, workspace=ws)
+    return ws, dataset
+
+
+def ensure_dataset(client: rg.Argilla, workspace: str, name: str, vector_dim: int) -> rg.Dataset:
+    """The review dataset, created (with its workspace) on first use."""
+    ws, dataset = workspace_and_dataset(client, workspace, name)
     if dataset is None:
         dataset = rg.Dataset(
             name=name, workspace=ws, settings=review_settings(vector_dim), client=client

@@ -7,14 +7,17 @@ Connection handling, record search and the error types are shared with ``argilla
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import argilla as rg
 import pandas as pd
 
 from embedloop.progress import progress
-from embedloop.review.argilla_io import ReviewDatasetError, fetch_responses
+from embedloop.review.argilla_io import (
+    ReviewDatasetError,
+    fetch_responses,
+    workspace_and_dataset,
+)
 
 QUESTION = "question"
 QUESTION_TITLE = "Write a question a user would ask that this passage answers"
@@ -54,12 +57,7 @@ def question_settings() -> rg.Settings:
 
 def ensure_question_dataset(client: rg.Argilla, workspace: str, name: str) -> rg.Dataset:
     """The question dataset, created (with its workspace) on first use."""
-    with warnings.catch_warnings():  # the SDK warns when a lookup finds nothing
-        warnings.simplefilter("ignore", UserWarning)
-        ws = client.workspaces(workspace)
-        if ws is None:
-            ws = rg.Workspace(name=workspace, client=client).create()
-        dataset = client.datasets(name=name, workspace=ws)
+    ws, dataset = workspace_and_dataset(client, workspace, name)
     if dataset is None:
         dataset = rg.Dataset(name=name, workspace=ws, settings=question_settings(), client=client)
         return dataset.create()
