@@ -7,6 +7,12 @@ chunk), not on human questions. Every timing is the best of ``--repeats`` runs, 
 contenders interleaved, on the same texts, batch size and device (the CPU).
 
     python bench/encode_bench.py [--chunks 200] [--repeats 2] [--work-dir DIR]
+        [--faq-work-dir DIR]
+
+``--faq-work-dir`` (the work dir of a ``bench/debian_faq_bench.py`` run) also compares the
+backends on real questions: speed over that corpus (the Debian Reference and the FAQ's
+answers) and nDCG@10 of the 123 Debian FAQ questions, with a paired bootstrap interval of
+each backend's difference to torch.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +87,7 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--work-dir", type=Path, default=None)
+    parser.add_argument("--faq-work-dir", type=Path, default=None)
     args = parser.parse_args()
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="embedloop-encode-"))
     config = write_config(work)
@@ -97,6 +105,8 @@ def main() -> None:
     for name, seconds in times.items():
         print(f"| {name} | {len(chunks) / seconds:.1f} | {seconds / bare:.3f}x |")
     compare_backends(path, settings.cache_dir, chunks, pairs, chunks_df, args.repeats)
+    if args.faq_work_dir:
+        compare_on_faq(path, settings.cache_dir, args.faq_work_dir.resolve(), args.repeats)
 
 
 def compare_backends(
@@ -108,7 +118,7 @@ def compare_backends(
     repeats: int,
 ) -> None:
     models = {b: load_encoder(path, b, cache_dir) for b in BACKENDS}
-    times = best_of(repeats, {b: (lambda m=m: encode(m, chunks, BATCH)) for b, m in models.items()})
+    times = best_of(repeats, {b: partial(encode, m, chunks, BATCH) for b, m in models.items()})
     vectors = {b: encode(m, chunks, BATCH) for b, m in models.items()}
     test = ir_inputs(pairs[pairs["split"] == "test"], chunks_df)
     ndcg = {b: evaluate_model(m, test, [384])[384]["ndcg@10"] for b, m in models.items()}
@@ -122,6 +132,35 @@ def compare_backends(
         speed = f"{len(chunks) / times[b]:.1f} | {times['torch'] / times[b]:.2f}x"
         cosine = f"{np.mean(cos):.5f} / {np.min(cos):.5f}"
         print(f"| {b} | {speed} | {cosine} | {ndcg[b]:.4f} | {change:+.2%} |")
+
+
+def compare_on_faq(path: str, cache_dir: Path, work: Path, repeats: int) -> None:
+    """Each backend on the Debian FAQ bench's corpus and its real questions."""
+    from bench.debian_faq_bench import setup
+    from bench.real_questions import Bench, corpus_chunks, question_set
+    from embedloop.evaluation.bootstrap import paired_bootstrap
+    from embedloop.evaluation.scoring import score_sets
+
+    source, pages, questions = setup(work)
+    bench = Bench("debian-faq", work, source, pages, questions)
+    chunks_df = corpus_chunks(bench)
+    faq = question_set(bench, chunks_df)
+    corpus = dict(zip(chunks_df["chunk_id"], chunks_df["text"], strict=True))
+    texts = list(corpus.values())
+    models = {b: load_encoder(path, b, cache_dir) for b in BACKENDS}
+    times = best_of(repeats, {b: partial(encode, m, texts, BATCH) for b, m in models.items()})
+    scores = {b: score_sets(m, {"faq": faq}, corpus, [384, 128])["faq"] for b, m in models.items()}
+    torch_scores = scores["torch"]
+    print(f"\nDebian FAQ: {len(faq)} real questions over {len(texts)} chunks")
+    print("| backend | chunks/s | speed-up vs torch | nDCG@10 @384 | change | 95% CI of Δ | "
+          "nDCG@10 @128 |\n|---|---|---|---|---|---|---|")  # fmt: skip
+    for b in BACKENDS:
+        n384 = scores[b].metrics[384]["ndcg@10"]
+        base = torch_scores.metrics[384]["ndcg@10"]
+        ci = paired_bootstrap(scores[b].ndcg[384], torch_scores.ndcg[384]).describe()
+        speed = f"{len(texts) / times[b]:.1f} | {times['torch'] / times[b]:.2f}x"
+        print(f"| {b} | {speed} | {n384:.4f} | {(n384 - base) / base:+.2%} | {ci} | "
+              f"{scores[b].metrics[128]['ndcg@10']:.4f} |")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -92,8 +92,8 @@ def write_configs(bench: Bench) -> None:
         "data_dir": str(bench.train_config.parent / "data"),
         "sources": [bench.training_source],
     }
-    if bench.max_steps:
-        train["training"] = {"max_steps": bench.max_steps}
+    if bench.max_steps:  # the bench's own budget (CPU time) replaces the wall-clock one
+        train["training"] = {"max_steps": bench.max_steps, "max_minutes": None}
     if bench.strategies is not None:
         train["synthetic"] = {"offline_strategies": bench.strategies}
     heldout = {
@@ -153,18 +153,6 @@ def ingest(bench: Bench) -> None:
     bench.meta["heldout_chunks"] = held.get("document_chunks", {})
 
 
-def _pipeline_loss(model: Any, settings: Any) -> Any:
-    """The very loss training/finetune.py builds on a CPU (its signature has changed)."""
-    import inspect
-
-    from training import finetune
-
-    dims = list(settings.training.matryoshka_dims)
-    if "device" in inspect.signature(finetune._loss).parameters:
-        return finetune._loss(model, settings, dims, "cpu")[0]
-    return finetune._loss(model, settings, dims)[0]  # type: ignore[call-arg]
-
-
 def seconds_per_step(config: Path, steps: int = CALIBRATION_STEPS) -> tuple[float, float]:
     """CPU and wall seconds of one training step: same model, loss, batch size and data.
 
@@ -178,6 +166,7 @@ def seconds_per_step(config: Path, steps: int = CALIBRATION_STEPS) -> tuple[floa
     from sentence_transformers.sentence_transformer.training_args import BatchSamplers
 
     from training.data import read_pairs_and_corpus, split_frame, train_datasets
+    from training.finetune import build_loss
 
     settings = load_settings(config)
     t = settings.training
@@ -186,7 +175,8 @@ def seconds_per_step(config: Path, steps: int = CALIBRATION_STEPS) -> tuple[floa
     model = SentenceTransformer(settings.model.resolved_base_model(), device="cpu")
     if t.max_seq_length:
         model.max_seq_length = t.max_seq_length
-    loss = _pipeline_loss(model, settings)
+    dims = list(t.matryoshka_dims)
+    loss, _ = build_loss(model, settings, dims, "cpu")
     losses: Any = {name: loss for name in data} if isinstance(data, dict) else loss
     with tempfile.TemporaryDirectory() as out:
         args = SentenceTransformerTrainingArguments(

@@ -143,12 +143,18 @@ class SplitSettings(Strict):
     test: Annotated[float, Field(ge=0, lt=1)] = 0.2
     # Queries per chunk allowed by the quality gate (after filtering).
     max_queries_per_chunk: Annotated[int, Field(ge=1)] = 20
+    # Sources held out whole: every document of them is in the test split, so a team's FAQ
+    # or support answers can be ingested beside the manual and only ever judge models.
+    test_sources: list[str] = []
 
 
 class TrainingSettings(Strict):
     model_name: str = "embedloop-embeddings"  # the ZenML Model that gets one version per run
     epochs: Annotated[float, Field(gt=0)] = 1
     max_steps: Annotated[int, Field(gt=0)] | None = None  # caps epochs; for smoke runs
+    # Wall-clock minutes of training steps: the schedule shrinks to the steps that fit.
+    # auto = 15 on a CPU (one epoch of a large manual would take hours), no bound on a GPU.
+    max_minutes: Annotated[float, Field(gt=0)] | Literal["auto"] | None = "auto"
     batch_size: Annotated[int, Field(gt=1)] = 32
     # Above this batch size the loss caches gradients (CachedMultipleNegativesRankingLoss,
     # the same loss computed mini_batch_size texts at a time) so large in-batch negative
@@ -249,6 +255,9 @@ class Settings(Strict):
     def _split_shares_leave_training_data(self) -> Settings:
         if self.splits.validation + self.splits.test >= 0.9:
             raise ValueError("splits.validation + splits.test must leave at least 10% for train")
+        unknown = sorted(set(self.splits.test_sources) - {s.name for s in self.sources})
+        if unknown:
+            raise ValueError(f"splits.test_sources names no configured source: {unknown}")
         if self.hard_negatives.range_min >= self.hard_negatives.range_max:
             raise ValueError("hard_negatives.range_min must be below hard_negatives.range_max")
         chunk, seq = self.chunking.max_tokens, self.training.max_seq_length

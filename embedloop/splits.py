@@ -1,7 +1,8 @@
 """Train / validation / test assignment by document, seeded and stable.
 
 A document's split is a pure function of (seed, doc_id): adding or removing other
-documents never moves it, and all of its chunks land in the same split.
+documents never moves it, and all of its chunks land in the same split. Documents of a
+source listed in ``splits.test_sources`` are all test: held out whole.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ SPLITS = ("train", "validation", "test")
 
 
 def split_of(doc_id: str, settings: SplitSettings) -> str:
+    if settings.test_sources and doc_id.split(":", 1)[0] in settings.test_sources:
+        return "test"
     digest = hashlib.sha256(f"{settings.seed}:{doc_id}".encode()).digest()
     u = int.from_bytes(digest[:8], "big") / 2**64
     if u < settings.test:

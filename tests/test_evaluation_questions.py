@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from embedloop.config import Settings, SplitSettings
 from embedloop.evaluation import QuestionFileError, load_question_file
-from embedloop.evaluation.faq import harvest_faq, question_heading
+from embedloop.evaluation.faq import harvest_faq, question_heading, without_question_headings
+from embedloop.splits import split_of
 from tests.evaluation_helpers import API, FAQ, GUIDE, chunks_frame, documents_frame
 
 
@@ -153,3 +155,27 @@ def test_faq_questions_are_harvested_only_from_test_split_documents() -> None:
     assert len(harvest_faq(chunks, lambda doc: "train" if doc == FAQ else "test")) == 0
     asked = harvest_faq(chunks, lambda doc: "test", skip_questions=frozenset({"whyismybuildslow"}))
     assert list(asked.queries.values()) == ["How do I reset my password?"]
+
+
+def test_answers_are_scored_without_the_question_they_begin_with() -> None:
+    chunks = chunks_frame()
+    scored = dict(zip(chunks["chunk_id"], without_question_headings(chunks)["text"], strict=True))
+    assert scored["f1"] == "Use the **reset** link on the login page."
+    assert scored["f2"] == "The cache is cold."
+    original = dict(zip(chunks["chunk_id"], chunks["text"], strict=True))
+    # Other headings stay: only a question heading copies its query.
+    assert scored["f3"] == original["f3"] and scored["g1"] == original["g1"]
+    assert "How do I reset" in original["f1"]  # the input frame is left as it was
+
+
+def test_a_test_source_is_held_out_whole_and_must_be_configured() -> None:
+    splits = SplitSettings(test_sources=["faq"])
+    docs = [f"faq:page{i}.html" for i in range(50)]
+    assert {split_of(d, splits) for d in docs} == {"test"}
+    # Other sources keep their seeded split, the same as without the key.
+    others = [f"manual:page{i}.html" for i in range(200)]
+    assert [split_of(d, splits) for d in others] == [split_of(d, SplitSettings()) for d in others]
+    assert {split_of(d, splits) for d in others} == {"train", "validation", "test"}
+    source = {"kind": "local", "name": "manual", "path": "."}
+    with pytest.raises(ValueError, match=r"test_sources names no configured source: \['faq'\]"):
+        Settings.model_validate({"sources": [source], "splits": {"test_sources": ["faq"]}})

@@ -13,6 +13,7 @@ import duckdb
 import pandas as pd
 
 from embedloop.config import Settings
+from embedloop.evaluation.faq import without_question_headings
 from embedloop.splits import SPLITS
 from embedloop.warehouse import (
     DOCUMENT_CHUNKS,
@@ -151,7 +152,7 @@ def read_human_eval(settings: Settings) -> pd.DataFrame | None:
 
 
 def read_evaluation_data(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The current corpus (chunk_id, text) and the ``evaluation_queries`` table."""
+    """The corpus as scored (chunk_id, text) and the ``evaluation_queries`` table."""
     with _connect(settings.warehouse_path) as conn:
         chunks = read_table(conn, DOCUMENT_CHUNKS)
         queries = read_table(conn, EVALUATION_QUERIES)
@@ -160,7 +161,12 @@ def read_evaluation_data(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame
             "evaluation_queries is empty: no test-split pairs, human questions or question "
             "files to evaluate on (materialize evaluation_sets after training_splits)"
         )
-    corpus = chunks[CORPUS_COLUMNS].sort_values("chunk_id", kind="stable").reset_index(drop=True)
+    # Scored without FAQ question headings: an answer must not begin with its question.
+    corpus = (
+        without_question_headings(chunks)[CORPUS_COLUMNS]
+        .sort_values("chunk_id", kind="stable")
+        .reset_index(drop=True)
+    )
     queries = queries.sort_values(["set_name", "query_id"], kind="stable").reset_index(drop=True)
     # Plain lists: DuckDB's VARCHAR[] arrives as numpy arrays, which the artifact store and
     # JSON metadata do not round-trip.

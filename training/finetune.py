@@ -35,6 +35,7 @@ from transformers import PrinterCallback, TrainerCallback
 from embedloop.config import Settings, TrainingSettings
 from embedloop.models import pick_device
 from embedloop.progress import Progress, progress
+from training.budget import budget_metadata, time_budget
 from training.data import ir_inputs, train_datasets
 from training.evaluation import MatryoshkaIREvaluator, matryoshka_dims
 
@@ -75,14 +76,9 @@ def finetune(
     ts = settings.training
     device = pick_device()
     base_model = settings.model.resolved_base_model()
-    model = SentenceTransformer(base_model, device=device, local_files_only=True)
-    if ts.max_seq_length:
-        model.max_seq_length = ts.max_seq_length
-    native_dim = model.get_embedding_dimension()
-    if not native_dim:
-        raise ValueError(f"cannot tell the embedding dimension of {base_model}")
+    model, native_dim = _load_base(base_model, device, ts.max_seq_length)
     dims = matryoshka_dims(ts.matryoshka_dims, native_dim)
-    loss, inner = _loss(model, settings, dims, device)
+    loss, inner = build_loss(model, settings, dims, device)
     train_data = train_datasets(train, ts.use_hard_negatives, ts.batch_size)
     # One loss for every shape: triplets add their hard negative to the in-batch ones.
     losses: Any = {name: loss for name in train_data} if isinstance(train_data, dict) else loss
@@ -96,6 +92,7 @@ def finetune(
     steps_per_epoch = max(1, math.ceil(sum(sizes.values()) / ts.batch_size))
     total_steps = ts.max_steps or max(1, math.ceil(ts.epochs * steps_per_epoch))
     eval_steps = min(ts.eval_steps or steps_per_epoch, total_steps)
+    budget = time_budget(ts, device, total_steps)
 
     with (
         tempfile.TemporaryDirectory(prefix="embedloop-train-") as output_dir,
@@ -108,7 +105,7 @@ def finetune(
             train_dataset=train_data,
             loss=losses,
             evaluator=evaluator,
-            callbacks=[_ProgressCallback(tracker)],
+            callbacks=[_ProgressCallback(tracker), *([budget] if budget else [])],
         )
         # With tqdm off, transformers prints every log dict to stdout instead.
         trainer.remove_callback(PrinterCallback)
@@ -121,10 +118,22 @@ def finetune(
         base_model=base_model,
         native_dim=int(native_dim),
         trained_dims=dims,
+        **budget_metadata(budget, total_steps),
         loss=f"MatryoshkaLoss({type(inner).__name__})",
         train_datasets=sizes,
     )
     return result
+
+
+def _load_base(path: str, device: str, max_seq_length: int | None) -> tuple[Any, int]:
+    """The model to finetune, and its native embedding dimension."""
+    model = SentenceTransformer(path, device=device, local_files_only=True)
+    if max_seq_length:
+        model.max_seq_length = max_seq_length
+    native_dim = model.get_embedding_dimension()
+    if not native_dim:
+        raise ValueError(f"cannot tell the embedding dimension of {path}")
+    return model, int(native_dim)
 
 
 def _result(
@@ -189,7 +198,7 @@ def mini_batch_size(ts: TrainingSettings, device: str) -> int:
     return 8 if device == "cpu" else 32
 
 
-def _loss(
+def build_loss(
     model: SentenceTransformer, settings: Settings, dims: list[int], device: str
 ) -> tuple[Any, Any]:
     """MatryoshkaLoss around in-batch negatives; the cached variant above a batch size.
@@ -256,4 +265,5 @@ class _ProgressCallback(TrainerCallback):
         self.tracker = tracker
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.tracker.total = state.max_steps  # a time budget may have shortened it
         self.tracker.update(1)

@@ -15,6 +15,7 @@ import duckdb
 
 from embedloop.config import Settings
 from embedloop.evaluation.build import EvalTables, doc_split_lookup
+from embedloop.evaluation.faq import without_question_headings
 from embedloop.evaluation.questions import load_question_file
 from embedloop.evaluation.scoring import SetScores, score_sets
 from embedloop.evaluation.sets import EvalSet
@@ -76,6 +77,7 @@ def evaluate_questions(settings: Settings, model_ref: str, questions: Path) -> Q
     model = load_encoder(path, serving_backend(settings), settings.cache_dir)
     native = model.get_embedding_dimension() or max(settings.training.matryoshka_dims)
     dims = matryoshka_dims(settings.training.matryoshka_dims, native)
-    corpus = dict(zip(tables.chunks["chunk_id"], tables.chunks["text"], strict=True))
+    chunks = without_question_headings(tables.chunks)  # as the gate scores them
+    corpus = dict(zip(chunks["chunk_id"], chunks["text"], strict=True))
     scores = score_sets(model, {"questions": questions_set}, corpus, dims)["questions"]
     return QuestionReport(model_ref, path, questions_set, scores)

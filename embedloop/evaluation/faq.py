@@ -4,6 +4,10 @@ A heading that ends in "?" ("How do I reset my password?", "5.8 Why is my build 
 question someone really asked, and its section is the answer. Only test-split documents
 are harvested: a train-split FAQ heading is already a training query (heading strategy),
 so scoring on it would measure recall of the training set.
+
+A chunk's text begins with its own heading, so an answer chunk would begin with the very
+question asked: every model finds it by copy. ``without_question_headings`` drops that
+line from the corpus that models are scored on.
 """
 
 from __future__ import annotations
@@ -66,3 +70,21 @@ def harvest_faq(
             "doc_id": doc,
         }
     return build_set("questions", records.values())
+
+
+def without_question_headings(chunks: pd.DataFrame) -> pd.DataFrame:
+    """The chunks with a question heading's line removed from the start of their text.
+
+    Only the heading the chunk begins with (the last of its path) is removed, and only
+    when it asks a question (see ``question_heading``); other chunks are returned as-is.
+    """
+    last = chunks["heading_path"].fillna("").map(lambda p: p.split(HEADING_SEPARATOR)[-1])
+
+    def strip(text: str, heading: str) -> str:
+        first, sep, rest = text.partition("\n")
+        if sep and heading and first.strip() == heading.strip() and question_heading(heading):
+            return rest.lstrip("\n") or text
+        return text
+
+    texts = [strip(t, h) for t, h in zip(chunks["text"], last, strict=True)]
+    return chunks.assign(text=texts)

@@ -54,7 +54,7 @@ class QueryVectors:
         usable = self.cache[self.cache["model_key"] == self.key]
         if len(usable):
             return len(usable["embedding"].iloc[0]) // 4  # float32 blobs
-        return int(self._load().get_sentence_embedding_dimension())
+        return int(self._load().get_embedding_dimension())
 
     def __call__(self, rows: pd.DataFrame) -> list[list[float] | None]:
         """A vector per row; None for flagged rows (their chunk changed or vanished)."""
