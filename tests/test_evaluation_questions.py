@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from embedloop.config import Settings, SplitSettings
 from embedloop.evaluation import QuestionFileError, load_question_file
+from embedloop.evaluation.build import doc_split_lookup
 from embedloop.evaluation.faq import harvest_faq, question_heading, without_question_headings
 from embedloop.splits import split_of
 from tests.evaluation_helpers import API, FAQ, GUIDE, chunks_frame, documents_frame
@@ -179,3 +181,19 @@ def test_a_test_source_is_held_out_whole_and_must_be_configured() -> None:
     source = {"kind": "local", "name": "manual", "path": "."}
     with pytest.raises(ValueError, match=r"test_sources names no configured source: \['faq'\]"):
         Settings.model_validate({"sources": [source], "splits": {"test_sources": ["faq"]}})
+
+
+def test_a_held_out_faq_source_gives_the_questions_whatever_its_seeded_split() -> None:
+    chunks = chunks_frame().assign(doc_id=lambda f: f["doc_id"].replace(FAQ, "faq:faq.md"))
+    sources = [{"kind": "local", "name": name, "path": "."} for name in ("docs", "faq", "repo")]
+    # A seed that would put the FAQ page in train: only test_sources holds it out.
+    seed = next(s for s in range(100) if split_of("faq:faq.md", SplitSettings(seed=s)) == "train")
+    no_pairs = pd.DataFrame(columns=["doc_id", "split"])
+
+    def harvested(test_sources: list[str]) -> list[str]:
+        splits = {"seed": seed, "test_sources": test_sources}
+        settings = Settings.model_validate({"sources": sources, "splits": splits})
+        return sorted(harvest_faq(chunks, doc_split_lookup(no_pairs, settings)).queries.values())
+
+    assert harvested([]) == []
+    assert harvested(["faq"]) == ["How do I reset my password?", "Why is my build slow?"]
