@@ -103,7 +103,9 @@ class TimeBudget(TrainerCallback):
         state.max_steps = fits
         if scheduler is not None:
             warmup = math.ceil(self.warmup_ratio * fits)
-            scheduler.lr_lambdas = [linear_schedule(warmup, fits)]
+            # One multiplier per parameter group (the trainer makes two: with and without
+            # weight decay).
+            scheduler.lr_lambdas = [linear_schedule(warmup, fits)] * len(scheduler.lr_lambdas)
 
 
 def time_budget(ts: TrainingSettings, device: str, planned_steps: int) -> TimeBudget | None:
