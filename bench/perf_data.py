@@ -9,6 +9,7 @@ no human feedback, exactly as on a run before anyone has reviewed.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import time
@@ -16,6 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+os.environ.setdefault("ZENML_ENABLE_RICH_TRACEBACK", "false")  # before zenml is imported
 
 import dagster as dg
 import pandas as pd

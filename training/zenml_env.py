@@ -28,6 +28,10 @@ _DEFAULT_ENV = {
     "ZENML_LOGGING_VERBOSITY": "WARN",
     # The project runs without `zenml init`: the source root falls back to the working dir.
     "ZENML_ENABLE_REPO_INIT_WARNINGS": "false",
+    # ZenML's rich excepthook renders an uncaught exception frame by frame; under a Dagster
+    # run's DEBUG logging it renders every local too (a failed 12k-chunk run spent 25 min
+    # and 13.7 GB on that, never exiting). Python's own traceback is enough.
+    "ZENML_ENABLE_RICH_TRACEBACK": "false",
 }
 
 
