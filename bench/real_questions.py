@@ -3,9 +3,11 @@
 Two data directories per benchmark, on purpose: ``train/`` holds the manual the loop
 ingests, generates pairs from and trains on; ``heldout/`` holds only the FAQ's answer
 pages, ingested and chunked by the same ingestion job but never given to the training
-data assets. The pipeline has no setting that keeps one source's documents out of
-training (splits are a hash of the doc_id), so a separate warehouse is what guarantees it.
-Evaluation then asks the questions against every chunk of both.
+data assets. Evaluation then asks the questions against every chunk of both. The product
+can now hold a source out itself (``splits.test_sources``, which
+``bench/heldout_source_bench.py`` runs); these benchmarks keep the second warehouse because
+their answer pages carry neutral ``Answer <n>`` headings, so the question's own words are in
+no chunk at all, and because their figures stay comparable with every earlier run.
 
 The training budget is given in CPU-minutes: a few steps of the same trainer, loss and
 data are timed first and the budget becomes ``training.max_steps``.
@@ -37,6 +39,8 @@ from embedloop.config import load_settings
 from embedloop.warehouse import DOCUMENT_CHUNKS, SOURCE_DOCUMENTS, read_table
 
 if TYPE_CHECKING:  # imported late: --pipeline-only runs on trees without them
+    from sentence_transformers import SentenceTransformer
+
     from embedloop.evaluation.scoring import SetScores
     from embedloop.evaluation.sets import EvalSet
 
@@ -241,15 +245,20 @@ def question_set(bench: Bench, chunks: pd.DataFrame) -> EvalSet:
 
 
 def evaluate(
-    model_path: str, questions: EvalSet, corpus: dict[str, str], dims: list[int]
+    model: str | SentenceTransformer, questions: EvalSet, corpus: dict[str, str], dims: list[int]
 ) -> SetScores:
-    """The project's scorer (per-query nDCG too), on a plain CPU torch model."""
-    from sentence_transformers import SentenceTransformer
-
+    """The project's scorer (per-query nDCG too), on a plain CPU torch model (or its dir)."""
     from embedloop.evaluation.scoring import score_sets
 
-    model = SentenceTransformer(model_path, device="cpu", local_files_only=True)
+    if isinstance(model, str):
+        model = load_model(model)
     return score_sets(model, {"questions": questions}, corpus, dims)["questions"]
+
+
+def load_model(path: str) -> SentenceTransformer:
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(path, device="cpu", local_files_only=True)
 
 
 MARKER = ".embedloop-bench"

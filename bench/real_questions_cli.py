@@ -21,6 +21,7 @@ from bench.real_questions import (
     evaluate,
     fresh_work_dir,
     ingest,
+    load_model,
     question_set,
     train_and_evaluate,
     write_configs,
@@ -100,6 +101,12 @@ def arguments(name: str, description: str | None) -> argparse.Namespace:
         default=[],
         metavar="WORK_DIR",
         help="also score the model an earlier run trained (its work dir) on these questions",
+    )
+    parser.add_argument(
+        "--base-weights",
+        default="",
+        metavar="W,W,...",
+        help="also score weight averages of the finetuned and base model (base share W)",
     )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     return parser.parse_args()
@@ -242,6 +249,27 @@ def comparison(label: str, other: Bench, scores: SetScores, base: SetScores) -> 
     return head + "\n" + metric_table(base.metrics, scores.metrics, synthetic_by_dim(other.meta))
 
 
+def weight_averages(bench: Bench, trained: str, weights: list[float], base: SetScores) -> list[str]:
+    """The finetuned model averaged with the base model at each base share, on the questions:
+    what ``training.base_weight`` would have served."""
+    from training.averaging import average_with_base
+
+    settings = load_settings(bench.train_config)
+    dims = list(settings.training.matryoshka_dims)
+    chunks = corpus_chunks(bench)
+    questions = question_set(bench, chunks)
+    corpus = dict(zip(chunks["chunk_id"], chunks["text"], strict=True))
+    base_model = load_model(settings.model.resolved_base_model())
+    lines = []
+    for weight in weights:
+        model = average_with_base(load_model(trained), base_model, weight)
+        scores = evaluate(model, questions, corpus, dims)
+        lines.append(f"\nbase_weight {weight:g} (finetuned share {1 - weight:g}):")
+        lines.append(metric_table(base.metrics, scores.metrics, {}))
+        lines += targets(bench.name, base, scores)
+    return lines
+
+
 def _trained_model(bench: Bench) -> str:
     return str(bench.meta["finetuned_embedding_model"]["export_dir"])
 
@@ -324,6 +352,9 @@ def run(name: str, description: str | None, setup: Setup) -> None:
     for other, scores in zip(others, scored, strict=True):
         print(comparison("earlier run", other, scores, base))
         print("\n".join(targets(bench.name, base, scores)))
+    if args.base_weights and trained:
+        weights = [float(w) for w in args.base_weights.split(",")]
+        print("\n".join(weight_averages(bench, trained, weights, base)))
     if args.ablation and not args.base_only:
         print("\nablation (each offline strategy off, same step budget):")
         print("\n".join(ablation(bench, args, base.metrics)))

@@ -167,6 +167,9 @@ class TrainingSettings(Strict):
     max_seq_length: Annotated[int, Field(gt=8)] | None = None  # None = the model's own
     matryoshka_dims: list[Annotated[int, Field(gt=0)]] = [384, 256, 128, 64]
     use_hard_negatives: bool = True
+    # Weight averaging (WiSE-FT): the served model is finetuned x (1 - w) + base x w, weight
+    # by weight. Keeps what the base model knew about questions; 0 = the finetuned model.
+    base_weight: Annotated[float, Field(ge=0, le=1)] = 0.0
     seed: int = 42
     eval_steps: Annotated[int, Field(gt=0)] | None = None  # None = once per epoch
     # Promotion gate: nDCG@10 at the native dim must beat production (or the base model) by

@@ -1,0 +1,87 @@
+"""Weight averaging with the base model (``training.base_weight``), on the real base model.
+
+A "finetuned" model here is the base model with its weights moved by a known amount, so each
+average has an exact expected value; a real finetune then shows the setting reaches the
+model the pipeline exports.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+from sentence_transformers import SentenceTransformer
+
+from embedloop.config import Settings, parse_settings
+from training.averaging import average_with_base
+from training.finetune import finetune
+
+
+@pytest.fixture(scope="module")
+def base() -> SentenceTransformer:
+    return SentenceTransformer(parse_settings({}).model.resolved_base_model(), device="cpu")
+
+
+def _moved(base: SentenceTransformer, by: float) -> SentenceTransformer:
+    """A copy of ``base`` with every float weight shifted by ``by``."""
+    model = SentenceTransformer(parse_settings({}).model.resolved_base_model(), device="cpu")
+    with torch.no_grad():
+        for tensor in model.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.add_(by)
+    return model
+
+
+def _first_weight(model: SentenceTransformer) -> torch.Tensor:
+    return next(t for t in model.state_dict().values() if t.is_floating_point()).clone()
+
+
+def test_the_average_is_the_weighted_midpoint_of_the_two_models(base) -> None:
+    reference = _first_weight(base)
+    for weight, expected_shift in ((0.0, 1.0), (0.25, 0.75), (0.5, 0.5), (1.0, 0.0)):
+        averaged = average_with_base(_moved(base, 1.0), base, weight)
+        assert torch.allclose(_first_weight(averaged), reference + expected_shift, atol=1e-5)
+    assert torch.equal(_first_weight(base), reference)  # the base model is left as it was
+
+
+def test_integer_buffers_are_kept_and_outputs_move_with_the_weights(base) -> None:
+    averaged = average_with_base(_moved(base, 0.01), base, 0.5)
+    for name, tensor in averaged.state_dict().items():
+        if not tensor.is_floating_point():
+            assert torch.equal(tensor, base.state_dict()[name]), name
+    text = ["How do I upgrade a package?"]
+    tuned_vec = _moved(base, 0.01).encode(text)[0]
+    base_vec, mid_vec = base.encode(text)[0], averaged.encode(text)[0]
+    assert mid_vec.tolist() != tuned_vec.tolist() and mid_vec.tolist() != base_vec.tolist()
+
+
+def test_models_of_different_shapes_or_weights_out_of_range_are_refused(base) -> None:
+    with pytest.raises(ValueError, match="within"):
+        average_with_base(_moved(base, 0.1), base, 1.5)
+    other = _moved(base, 0.1)
+    other[0].auto_model.embeddings.word_embeddings = torch.nn.Embedding(10, 384)
+    with pytest.raises(ValueError, match="shape"):
+        average_with_base(other, base, 0.5)
+    with pytest.raises(ValueError):
+        Settings.model_validate({"training": {"base_weight": -0.1}})
+
+
+def test_a_finetune_with_base_weight_exports_the_average(base) -> None:
+    topics = [f"topic {i} explains the setting number {i} of the tool" for i in range(16)]
+    chunks = pd.DataFrame({"chunk_id": [f"c{i}" for i in range(16)], "text": topics})
+    pairs = pd.DataFrame(
+        {"query": [f"what does setting {i} do" for i in range(16)], "positive": topics}
+    ).assign(chunk_id=chunks["chunk_id"], negative=None)
+
+    def trained(base_weight: float) -> torch.Tensor:
+        training = {"max_steps": 4, "batch_size": 4, "max_minutes": None}
+        settings = Settings.model_validate({"training": {**training, "base_weight": base_weight}})
+        result = finetune(settings, pairs, pairs.head(0), chunks)
+        assert result.hyperparameters["base_weight"] == base_weight
+        return result.model[0].auto_model.encoder.layer[0].attention.self.query.weight.detach()
+
+    start = base[0].auto_model.encoder.layer[0].attention.self.query.weight.detach()
+    alone, halfway = trained(0.0), trained(0.5)
+    assert not torch.allclose(alone, start)  # training moved the weights
+    # Same seed, same steps: the averaged model sits halfway between the two.
+    assert torch.allclose(halfway, (alone + start) / 2, atol=1e-6)
