@@ -19,7 +19,7 @@ from training.runner import ZenMLTraining
 
 GROUP = "training"
 # Bump when a change to this module changes what the assets write (Dagster marks them stale).
-CODE_VERSION = "1"
+CODE_VERSION = "2"
 # One slot (dagster.yaml `concurrency.pools.default_limit`): trainings never overlap.
 TRAINING_POOL = "embedloop_training"
 
@@ -51,6 +51,11 @@ def finetuned_embedding_model(
     }
     if summary.best_step is not None:
         metadata["best_step"] = dg.MetadataValue.int(int(summary.best_step))
+    if summary.base_weight:
+        metadata["base_weight_served"] = dg.MetadataValue.float(
+            float(summary.base_weight["base_weight_served"])
+        )
+        metadata["base_weight_chosen_on"] = str(summary.base_weight["base_weight_chosen_on"])
     if summary.loss_history:
         png = line_png(summary.loss_history, "Training loss", "step", "loss")
         metadata["loss_curve"] = dg.MetadataValue.md(png_markdown(png, "training loss"))

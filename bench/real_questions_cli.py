@@ -21,7 +21,6 @@ from bench.real_questions import (
     evaluate,
     fresh_work_dir,
     ingest,
-    load_model,
     question_set,
     train_and_evaluate,
     write_configs,
@@ -38,6 +37,8 @@ if TYPE_CHECKING:  # imported late: --pipeline-only runs on trees without them
 Setup = Callable[[Path], tuple[dict[str, Any], Path, list[Question]]]
 # Relative nDCG@10 gain the finetuned model must reach at every dim, per benchmark.
 MIN_GAIN = {"debian-faq": 0.10, "gitfaq": 0.0}
+# What --base-weights trains: the finetuned model as it is, without an average.
+UNAVERAGED = ["training.base_weight=0", "training.base_weight_choices=[]"]
 SHOWN = ("ndcg@10", "mrr@10", "recall@10")
 
 
@@ -106,7 +107,8 @@ def arguments(name: str, description: str | None) -> argparse.Namespace:
         "--base-weights",
         default="",
         metavar="W,W,...",
-        help="also score weight averages of the finetuned and base model (base share W)",
+        help="also score weight averages of the finetuned and base model (base share W); "
+        "the run itself then serves the unaveraged model (training.base_weight=0)",
     )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     return parser.parse_args()
@@ -249,27 +251,6 @@ def comparison(label: str, other: Bench, scores: SetScores, base: SetScores) -> 
     return head + "\n" + metric_table(base.metrics, scores.metrics, synthetic_by_dim(other.meta))
 
 
-def weight_averages(bench: Bench, trained: str, weights: list[float], base: SetScores) -> list[str]:
-    """The finetuned model averaged with the base model at each base share, on the questions:
-    what ``training.base_weight`` would have served."""
-    from training.averaging import average_with_base
-
-    settings = load_settings(bench.train_config)
-    dims = list(settings.training.matryoshka_dims)
-    chunks = corpus_chunks(bench)
-    questions = question_set(bench, chunks)
-    corpus = dict(zip(chunks["chunk_id"], chunks["text"], strict=True))
-    base_model = load_model(settings.model.resolved_base_model())
-    lines = []
-    for weight in weights:
-        model = average_with_base(load_model(trained), base_model, weight)
-        scores = evaluate(model, questions, corpus, dims)
-        lines.append(f"\nbase_weight {weight:g} (finetuned share {1 - weight:g}):")
-        lines.append(metric_table(base.metrics, scores.metrics, {}))
-        lines += targets(bench.name, base, scores)
-    return lines
-
-
 def _trained_model(bench: Bench) -> str:
     return str(bench.meta["finetuned_embedding_model"]["export_dir"])
 
@@ -316,6 +297,9 @@ def _prepare(name: str, args: argparse.Namespace, setup: Setup) -> Bench:
     if kept and args.work_dir is None:
         raise SystemExit("--rescore and --resume need the --work-dir of an earlier run")
     work = args.work_dir.resolve() if kept else fresh_work_dir(args.work_dir, name)
+    if args.base_weights:
+        # Averages are built from the unaveraged finetune, so the run must serve that one.
+        args.overrides = [*args.overrides, *UNAVERAGED]
     source, pages, questions = setup(work)
     if args.include:
         source = {**source, "include": [args.include]}
@@ -353,8 +337,10 @@ def run(name: str, description: str | None, setup: Setup) -> None:
         print(comparison("earlier run", other, scores, base))
         print("\n".join(targets(bench.name, base, scores)))
     if args.base_weights and trained:
+        from bench.weight_averages import weight_averages  # it imports this module
+
         weights = [float(w) for w in args.base_weights.split(",")]
-        print("\n".join(weight_averages(bench, trained, weights, base)))
+        print("\n".join(weight_averages(bench, trained, weights, base, tuned)))
     if args.ablation and not args.base_only:
         print("\nablation (each offline strategy off, same step budget):")
         print("\n".join(ablation(bench, args, base.metrics)))

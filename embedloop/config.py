@@ -170,6 +170,10 @@ class TrainingSettings(Strict):
     # Weight averaging (WiSE-FT): the served model is finetuned x (1 - w) + base x w, weight
     # by weight. Keeps what the base model knew about questions; 0 = the finetuned model.
     base_weight: Annotated[float, Field(ge=0, le=1)] = 0.0
+    # Once the validation split holds min_real_queries questions people wrote (reviewers'
+    # corrections, the question task), w is the one of these that ranks them best; until
+    # then base_weight. [] = always base_weight.
+    base_weight_choices: list[Annotated[float, Field(ge=0, le=1)]] = [0.0, 0.25, 0.5, 0.75]
     seed: int = 42
     eval_steps: Annotated[int, Field(gt=0)] | None = None  # None = once per epoch
     # Promotion gate: nDCG@10 at the native dim must beat production (or the base model) by

@@ -19,7 +19,9 @@ from embedloop.candidates import PairSet
 from embedloop.pairs.filters import normalize_query
 from embedloop.warehouse import FEEDBACK_PAIRS, TRAINING_SPLITS
 
+HUMAN_CORRECTION = "human"  # generator of pairs whose query a reviewer corrected
 HUMAN_QUESTION = "human-question"  # generator of pairs from the question-writing task
+HUMAN_GENERATORS = frozenset({HUMAN_CORRECTION, HUMAN_QUESTION})  # queries people wrote
 
 
 @dataclass
@@ -127,7 +129,7 @@ def _corrected_pairs(
                 "positive": text[row.chunk_id],
                 "negative": origin["negative"] if origin is not None else None,
                 "negative_chunk_id": origin["negative_chunk_id"] if origin is not None else None,
-                "generator": "human",
+                "generator": HUMAN_CORRECTION,
                 "model": "argilla",
             }
         )

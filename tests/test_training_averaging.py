@@ -13,7 +13,8 @@ import torch
 from sentence_transformers import SentenceTransformer
 
 from embedloop.config import Settings, parse_settings
-from training.averaging import average_with_base
+from tests.training_helpers import TOPICS
+from training.averaging import average_with_base, choose_base_weight
 from training.finetune import finetune
 
 
@@ -78,6 +79,8 @@ def test_a_finetune_with_base_weight_exports_the_average(base) -> None:
         settings = Settings.model_validate({"training": {**training, "base_weight": base_weight}})
         result = finetune(settings, pairs, pairs.head(0), chunks)
         assert result.hyperparameters["base_weight"] == base_weight
+        assert result.hyperparameters["base_weight_served"] == base_weight
+        assert "0 written validation questions" in result.hyperparameters["base_weight_chosen_on"]
         return result.model[0].auto_model.encoder.layer[0].attention.self.query.weight.detach()
 
     start = base[0].auto_model.encoder.layer[0].attention.self.query.weight.detach()
@@ -85,3 +88,67 @@ def test_a_finetune_with_base_weight_exports_the_average(base) -> None:
     assert not torch.allclose(alone, start)  # training moved the weights
     # Same seed, same steps: the averaged model sits halfway between the two.
     assert torch.allclose(halfway, (alone + start) / 2, atol=1e-6)
+
+
+def _damaged(sigma: float) -> SentenceTransformer:
+    """The base model with seeded Gaussian noise on every float weight: a finetune gone
+    wrong, which an average with the base model repairs in proportion to the base share."""
+    model = SentenceTransformer(parse_settings({}).model.resolved_base_model(), device="cpu")
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for tensor in model.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.add_(torch.randn(tensor.shape, generator=generator) * sigma)
+    return model
+
+
+def _validation(generator: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    corpus = pd.DataFrame(
+        {
+            "chunk_id": [f"c{i}" for i in range(len(TOPICS))],
+            "text": [f"The {name} {what}." for name, what in TOPICS],
+        }
+    )
+    validation = pd.DataFrame(
+        {
+            "query": [f"what is a {name} for" for name, _ in TOPICS],
+            "chunk_id": corpus["chunk_id"],
+            "positive": corpus["text"],
+            "generator": generator,
+        }
+    )
+    return validation, corpus
+
+
+def test_the_base_share_is_chosen_on_questions_people_wrote(base) -> None:
+    model = _damaged(0.05)
+    before = _first_weight(model)
+    validation, corpus = _validation("human-question")
+    ts = parse_settings({"training": {"base_weight_choices": [0, 0.5, 0.75]}}).training
+    choice = choose_base_weight(model, base, validation, corpus, ts)
+    scores = choice.validation_ndcg
+    assert set(scores) == {0, 0.5, 0.75}
+    assert scores[0] < scores[choice.weight] - 0.1, scores  # the damage is real and repaired
+    assert choice.weight == max(scores, key=lambda w: (scores[w], w))
+    assert choice.chosen_on == f"written validation questions (n={len(TOPICS)})"
+    assert torch.equal(_first_weight(model), before)  # the model is left as it came in
+
+
+def test_generated_or_too_few_validation_questions_serve_the_configured_share(base) -> None:
+    model = _damaged(0.02)
+    generated, corpus = _validation("offline:heading")
+    ts = parse_settings({"training": {"base_weight": 0.25}}).training
+    choice = choose_base_weight(model, base, generated, corpus, ts)
+    assert (choice.weight, choice.validation_ndcg) == (0.25, {})
+    assert "0 written validation questions, fewer than min_real_queries 30" in choice.chosen_on
+    written, _ = _validation("human")
+    few = parse_settings({"training": {"base_weight": 0.25, "min_real_queries": 31}}).training
+    choice = choose_base_weight(model, base, written, corpus, few)
+    assert (choice.weight, choice.chosen_on.split(",")[0]) == (
+        0.25,
+        f"training.base_weight ({len(TOPICS)} written validation questions",
+    )
+    off = parse_settings({"training": {"base_weight_choices": []}}).training
+    assert choose_base_weight(model, base, written, corpus, off).chosen_on.endswith(
+        "(no base_weight_choices)"
+    )

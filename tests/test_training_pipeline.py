@@ -119,6 +119,10 @@ def test_finetune_creates_a_model_version_with_metadata_and_an_export(project: P
     assert meta["data_snapshot"]["hash"] == v1.data_snapshot["hash"]
     assert meta["dagster_run_id"] == "dagster-run-1"
     assert len(meta["training"]["loss_history"]) == 4
+    # Generated validation queries never choose the base share: the configured one is served.
+    served = project.settings.training.base_weight
+    assert hp["base_weight_served"] == v1.base_weight["base_weight_served"] == served
+    assert v1.base_weight["base_weight_chosen_on"].startswith("training.base_weight (0 written")
 
     exported = SentenceTransformer(str(v1.export_dir), local_files_only=True)
     assert v1.export_dir == project.root / "data" / "models" / "1"

@@ -7,8 +7,9 @@ What differs from ZenML's "LLM complete guide" recipe, and why:
   served by default is trained too; dims above it are dropped.
 - Checkpoints are chosen on the validation split only (nDCG@10 at the native dim); the
   test split stays untouched for the promotion gate.
-- The chosen checkpoint may be averaged with the base model (``training.base_weight``,
-  see ``training.averaging``) so noisy LLM-free pairs do not erase what it knew.
+- The chosen checkpoint is averaged with the base model (``training.base_weight``, or the
+  share that ranks written validation questions best; see ``training.averaging``) so noisy
+  LLM-free pairs do not erase what it knew.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from transformers import PrinterCallback, TrainerCallback
 from embedloop.config import Settings, TrainingSettings
 from embedloop.models import pick_device
 from embedloop.progress import Progress, progress
-from training.averaging import average_with_base
+from training.averaging import average_with_base, choose_base_weight
 from training.budget import budget_metadata, time_budget
 from training.data import ir_inputs, train_datasets
 from training.evaluation import MatryoshkaIREvaluator, matryoshka_dims
@@ -56,6 +57,7 @@ class FinetuneResult:
     samples_per_s: float
     device: str
     hyperparameters: dict[str, Any] = field(default_factory=dict)
+    base_weight: dict[str, Any] = field(default_factory=dict)  # WeightChoice.as_metadata()
 
 
 def _precision(device: str) -> dict[str, bool | None]:
@@ -117,10 +119,12 @@ def finetune(
         duration = time.perf_counter() - start
 
     result = _result(trainer, output, duration, settings, evaluator, eval_steps, device)
-    if ts.base_weight:
-        base, _ = _load_base(base_model, device, ts.max_seq_length)
-        result.model = average_with_base(result.model, base, ts.base_weight)
+    base, _ = _load_base(base_model, device, ts.max_seq_length)
+    choice = choose_base_weight(result.model, base, validation, corpus, ts)
+    result.model = average_with_base(result.model, base, choice.weight)
+    result.base_weight = choice.as_metadata()
     result.hyperparameters.update(
+        **result.base_weight,
         base_model=base_model,
         native_dim=int(native_dim),
         trained_dims=dims,

@@ -37,6 +37,7 @@ class FinetuneSummary:
     device: str
     best_step: int | None = None
     data_snapshot: dict[str, Any] = field(default_factory=dict)
+    base_weight: dict[str, Any] = field(default_factory=dict)  # the share served, and why
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,7 @@ def run_finetune(config_file: Path | str, dagster_run_id: str | None = None) -> 
         device=str(metrics["device"]),
         best_step=metrics.get("best_step"),
         data_snapshot=dict(snapshot) if isinstance(snapshot, dict) else {},
+        base_weight=dict(metrics.get("base_weight") or {}),
     )
 
 

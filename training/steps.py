@@ -94,6 +94,7 @@ def train_model(
         "duration_s": round(result.duration_s, 3),
         "samples_per_s": round(result.samples_per_s, 3),
         "device": result.device,
+        "base_weight": result.base_weight,
     }
     _log(
         {
