@@ -9,8 +9,9 @@ have served, at no extra training.
 The pipeline chooses the share on validation questions people wrote
 (``training.averaging.choose_base_weight``). The benchmark has no such split, so it
 measures the same rule by halves: the questions are split in two by a hash of their id,
-the share is chosen on one half and scored on the other, and the other way round. Every
-question is then scored by a share that was chosen without it.
+the share is chosen on one half and scored on the other, and the other way round, by the
+pipeline's own rule (``pick_share``: the default share unless another is better by the
+promotion margin). Every question is then scored by a share that was chosen without it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from bench.real_questions import Bench, corpus_chunks, evaluate, load_model, question_set
 from bench.real_questions_cli import metric_table, targets
-from embedloop.config import load_settings
+from embedloop.config import TrainingSettings, load_settings
 from embedloop.evaluation.bootstrap import paired_bootstrap
 
 if TYPE_CHECKING:
@@ -55,23 +56,32 @@ def weight_averages(
         lines.append(f"\nbase_weight {weight:g} (finetuned share {1 - weight:g}):")
         lines.append(metric_table(base.metrics, scores.metrics, {}))
         lines += targets(bench.name, base, scores)
-    return lines + chosen_on_halves(by_weight, base)
+    # The run trained with base_weight 0 (UNAVERAGED): the rule's default is the product's.
+    default = TrainingSettings()
+    return lines + chosen_on_halves(by_weight, base, default.base_weight, default.promotion_margin)
 
 
 def _half(query_id: str) -> int:
     return int(hashlib.sha256(query_id.encode()).hexdigest(), 16) % 2
 
 
-def chosen_on_halves(by_weight: dict[float, SetScores], base: SetScores) -> list[str]:
-    """nDCG@10 at the native dim when each half is served the share that ranked the other
-    half best (ties: the larger share), against the base model on the same questions."""
+def chosen_on_halves(
+    by_weight: dict[float, SetScores], base: SetScores, default: float, margin: float
+) -> list[str]:
+    """nDCG@10 at the native dim when each half is served the share ``pick_share`` chooses
+    on the other half, against the base model on the same questions."""
+    from training.averaging import pick_share
+
     native = max(base.metrics)
     ids = base.query_ids
     if any(s.query_ids != ids for s in by_weight.values()):
         raise ValueError("the models were scored on different questions")
     halves = [_half(q) for q in ids]
     served = list(base.ndcg[native])  # every entry is replaced below
-    lines = ["\nbase share chosen on one half of the questions, scored on the other:"]
+    lines = [
+        f"\nbase share chosen on one half of the questions, scored on the other (default "
+        f"{default:g}, kept unless another share is better by {margin:g}):"
+    ]
     for half in (0, 1):
         chosen_on = [i for i, h in enumerate(halves) if h != half]
         if not chosen_on or len(chosen_on) == len(ids):
@@ -80,7 +90,7 @@ def chosen_on_halves(by_weight: dict[float, SetScores], base: SetScores) -> list
         def mean(weight: float, rows: list[int] = chosen_on) -> float:
             return sum(by_weight[weight].ndcg[native][i] for i in rows) / len(rows)
 
-        weight = max(by_weight, key=lambda w: (mean(w), w))
+        weight = pick_share({w: mean(w) for w in by_weight}, default, margin)
         scored = [i for i, h in enumerate(halves) if h == half]
         for i in scored:
             served[i] = by_weight[weight].ndcg[native][i]

@@ -25,7 +25,7 @@ def test_each_half_is_served_the_share_chosen_on_the_other() -> None:
     mid = _scores([1.0 if h == 0 else 0.0 for h in halves])
     tuned = _scores([0.0 if h == 0 else 1.0 for h in halves])
     base = _scores([0.5] * len(IDS))
-    lines = chosen_on_halves({0.0: tuned, 0.5: mid}, base)
+    lines = chosen_on_halves({0.0: tuned, 0.5: mid}, base, default=0.25, margin=0.005)
     # Chosen on half 1, half 0 gets share 0 (which fails it), and the other way round:
     # a choice that could see the scored half would have served 1.0 everywhere.
     assert "half 0" in lines[1] and "w = 0," in lines[1]
@@ -35,12 +35,21 @@ def test_each_half_is_served_the_share_chosen_on_the_other() -> None:
 
 def test_a_share_better_everywhere_is_chosen_for_both_halves_and_ties_go_to_the_base() -> None:
     better = _scores([0.9] * len(IDS))
-    lines = chosen_on_halves({0.0: _scores([0.6] * 40), 0.5: better, 0.75: better}, better)
+    by_weight = {0.0: _scores([0.6] * 40), 0.5: better, 0.75: better}
+    lines = chosen_on_halves(by_weight, better, default=0.0, margin=0.005)
     assert all("w = 0.75," in line for line in lines[1:3])
     assert "0.9000 vs base 0.9000 (+0.0%" in lines[3]
+
+
+def test_the_default_share_stays_unless_another_is_better_by_the_margin() -> None:
+    by_weight = {0.5: _scores([0.600] * 40), 0.75: _scores([0.604] * 40)}
+    kept = chosen_on_halves(by_weight, _scores([0.5] * 40), default=0.5, margin=0.005)
+    assert all("w = 0.5," in line for line in kept[1:3])
+    moved = chosen_on_halves(by_weight, _scores([0.5] * 40), default=0.5, margin=0.003)
+    assert all("w = 0.75," in line for line in moved[1:3])
 
 
 def test_models_scored_on_different_questions_are_refused() -> None:
     other = SetScores({384: {"ndcg@10": 0.5}}, {384: [0.5] * 40}, [f"x{i}" for i in range(40)])
     with pytest.raises(ValueError, match="different questions"):
-        chosen_on_halves({0.0: other}, _scores([0.5] * 40))
+        chosen_on_halves({0.0: other}, _scores([0.5] * 40), default=0.0, margin=0.0)

@@ -14,7 +14,7 @@ from sentence_transformers import SentenceTransformer
 
 from embedloop.config import Settings, parse_settings
 from tests.training_helpers import TOPICS
-from training.averaging import average_with_base, choose_base_weight
+from training.averaging import average_with_base, choose_base_weight, pick_share
 from training.finetune import finetune
 
 
@@ -67,27 +67,46 @@ def test_models_of_different_shapes_or_weights_out_of_range_are_refused(base) ->
         Settings.model_validate({"training": {"base_weight": -0.1}})
 
 
-def test_a_finetune_with_base_weight_exports_the_average(base) -> None:
+def test_a_finetune_serves_the_configured_or_the_chosen_average(base) -> None:
     topics = [f"topic {i} explains the setting number {i} of the tool" for i in range(16)]
     chunks = pd.DataFrame({"chunk_id": [f"c{i}" for i in range(16)], "text": topics})
     pairs = pd.DataFrame(
         {"query": [f"what does setting {i} do" for i in range(16)], "positive": topics}
-    ).assign(chunk_id=chunks["chunk_id"], negative=None)
+    ).assign(chunk_id=chunks["chunk_id"], negative=None, generator="offline:heading")
+    written = pairs.head(6).assign(
+        query=[f"how can I change setting {i}?" for i in range(6)], generator="human-question"
+    )
 
-    def trained(base_weight: float) -> torch.Tensor:
-        training = {"max_steps": 4, "batch_size": 4, "max_minutes": None}
-        settings = Settings.model_validate({"training": {**training, "base_weight": base_weight}})
-        result = finetune(settings, pairs, pairs.head(0), chunks)
-        assert result.hyperparameters["base_weight"] == base_weight
-        assert result.hyperparameters["base_weight_served"] == base_weight
-        assert "0 written validation questions" in result.hyperparameters["base_weight_chosen_on"]
-        return result.model[0].auto_model.encoder.layer[0].attention.self.query.weight.detach()
+    def trained(validation: pd.DataFrame, **training: object) -> tuple[torch.Tensor, dict]:
+        fixed = {"max_steps": 4, "batch_size": 4, "max_minutes": None, "min_real_queries": 6}
+        settings = Settings.model_validate({"training": {**fixed, **training}})
+        result = finetune(settings, pairs, validation, chunks)
+        weight = result.model[0].auto_model.encoder.layer[0].attention.self.query.weight
+        return weight.detach(), result.hyperparameters
 
     start = base[0].auto_model.encoder.layer[0].attention.self.query.weight.detach()
-    alone, halfway = trained(0.0), trained(0.5)
+    alone, hp = trained(pairs.head(0), base_weight=0.0)
     assert not torch.allclose(alone, start)  # training moved the weights
+    assert hp["base_weight_served"] == 0.0
+    assert hp["base_weight_chosen_on"] == (
+        "training.base_weight (0 written validation questions, fewer than min_real_queries 6)"
+    )
     # Same seed, same steps: the averaged model sits halfway between the two.
+    halfway, hp = trained(pairs.head(0), base_weight=0.5)
+    assert hp["base_weight"] == hp["base_weight_served"] == 0.5
     assert torch.allclose(halfway, (alone + start) / 2, atol=1e-6)
+
+    # Six written validation questions: the share is chosen on them, not configured.
+    validation = pd.concat([pairs.tail(4), written], ignore_index=True)
+    unaveraged, _ = trained(validation, base_weight=0.0, base_weight_choices=[])
+    chosen, hp = trained(validation, base_weight=0.5, base_weight_choices=[0.25, 0.75])
+    assert hp["base_weight_chosen_on"] == "written validation questions (n=6)"
+    scores = hp["base_weight_validation_ndcg@10"]
+    served = hp["base_weight_served"]
+    assert set(scores) == {"0.25", "0.5", "0.75"}  # the configured share is a candidate too
+    assert served == 0.5 or scores[f"{served:g}"] >= scores["0.5"] + 0.005 - 1e-4
+    expected = unaveraged + (start - unaveraged) * served
+    assert torch.allclose(chosen, expected, atol=1e-6)
 
 
 def _damaged(sigma: float) -> SentenceTransformer:
@@ -152,3 +171,12 @@ def test_generated_or_too_few_validation_questions_serve_the_configured_share(ba
     assert choose_base_weight(model, base, written, corpus, off).chosen_on.endswith(
         "(no base_weight_choices)"
     )
+
+
+def test_a_share_must_beat_the_configured_one_by_the_margin() -> None:
+    scores = {0.0: 0.600, 0.5: 0.620, 0.75: 0.624}
+    assert pick_share(scores, default=0.5, margin=0.005) == 0.5  # +0.004 is noise
+    assert pick_share(scores, default=0.5, margin=0.001) == 0.75
+    assert pick_share(scores, default=0.0, margin=0.005) == 0.75
+    assert pick_share(scores, default=0.9, margin=0.005) == 0.75  # not scored: the best
+    assert pick_share({0.25: 0.6, 0.75: 0.6}, default=0.9, margin=0.0) == 0.75  # ties: the base
