@@ -119,12 +119,8 @@ def finetune(
         duration = time.perf_counter() - start
 
     result = _result(trainer, output, duration, settings, evaluator, eval_steps, device)
-    base, _ = _load_base(base_model, device, ts.max_seq_length)
-    choice = choose_base_weight(result.model, base, validation, corpus, ts)
-    result.model = average_with_base(result.model, base, choice.weight)
-    result.base_weight = choice.as_metadata()
+    _average_with_base(result, base_model, device, ts, validation, corpus)
     result.hyperparameters.update(
-        **result.base_weight,
         base_model=base_model,
         native_dim=int(native_dim),
         trained_dims=dims,
@@ -133,6 +129,23 @@ def finetune(
         train_datasets=sizes,
     )
     return result
+
+
+def _average_with_base(
+    result: FinetuneResult,
+    base_model: str,
+    device: str,
+    ts: TrainingSettings,
+    validation: pd.DataFrame,
+    corpus: pd.DataFrame,
+) -> None:
+    """Serve the chosen checkpoint averaged with the base model, at the configured share or
+    the one written validation questions choose; the share and why go to the metadata."""
+    base, _ = _load_base(base_model, device, ts.max_seq_length)
+    choice = choose_base_weight(result.model, base, validation, corpus, ts)
+    result.model = average_with_base(result.model, base, choice.weight)
+    result.base_weight = choice.as_metadata()
+    result.hyperparameters.update(result.base_weight)
 
 
 def _load_base(path: str, device: str, max_seq_length: int | None) -> tuple[Any, int]:
