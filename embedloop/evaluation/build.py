@@ -31,6 +31,7 @@ from embedloop.evaluation.sets import (
     query_id,
 )
 from embedloop.splits import split_of
+from embedloop.training_set import HUMAN_CORRECTION
 from embedloop.warehouse import (
     DOCUMENT_CHUNKS,
     HUMAN_EVAL,
@@ -117,7 +118,7 @@ def _synthetic_source(generator: object, model: object) -> str:
 
 
 def synthetic_set(pairs: pd.DataFrame, index: ChunkIndex) -> EvalSet:
-    test = pairs[(pairs["split"] == "test") & (pairs["generator"] != "human")]
+    test = pairs[(pairs["split"] == "test") & (pairs["generator"] != HUMAN_CORRECTION)]
     rows = (
         {"query": q, "chunk_id": c, "source": _synthetic_source(g, m)}
         for q, c, g, m in zip(
