@@ -19,18 +19,21 @@ from training.runner import ZenMLTraining
 
 GROUP = "training"
 # Bump when a change to this module changes what the assets write (Dagster marks them stale).
-CODE_VERSION = "2"
+CODE_VERSION = "3"
 # One slot (dagster.yaml `concurrency.pools.default_limit`): trainings never overlap.
 TRAINING_POOL = "embedloop_training"
 
 
 @dg.asset(
-    deps=["training_splits"],
+    # evaluation_sets first: once people's questions gate, every document trains except
+    # those questions (embedloop.evaluation.holdout), so training must know them.
+    deps=["training_splits", "evaluation_sets"],
     group_name=GROUP,
     code_version=CODE_VERSION,
     pool=TRAINING_POOL,
     kinds={"zenml", "pytorch"},
-    description="A new version of the ZenML Model, finetuned on the train split with "
+    description="A new version of the ZenML Model, finetuned on the train split (every "
+    "split but validation once real questions gate, never on those questions) with "
     "Matryoshka + in-batch-negatives loss; the best checkpoint is chosen on validation. "
     "Exported to `<data_dir>/models/<version>/`.",
 )

@@ -1,13 +1,19 @@
-"""Run the default loop on a manual and score it on real questions whose pages it never saw.
+"""Run the default loop on a manual plus a FAQ's answer pages, and score it on the FAQ's
+real questions.
 
-Two data directories per benchmark, on purpose: ``train/`` holds the manual the loop
-ingests, generates pairs from and trains on; ``heldout/`` holds only the FAQ's answer
-pages, ingested and chunked by the same ingestion job but never given to the training
-data assets. Evaluation then asks the questions against every chunk of both. The product
-can now hold a source out itself (``splits.test_sources``, which
-``bench/heldout_source_bench.py`` runs); these benchmarks keep the second warehouse because
-their answer pages carry neutral ``Answer <n>`` headings, so the question's own words are in
-no chunk at all, and because their figures stay comparable with every earlier run.
+In-corpus (the default, what users live): the answer pages join the manual as a second
+source of the one warehouse the loop trains on, with every question heading replaced by a
+neutral ``Answer <n>`` heading (``bench.faq_extract``), and the question file is the
+product's own ``evaluation.question_files``: so the gate judges on these questions, every
+document trains once they are enough (``training.min_real_queries``), and the model the
+gate promotes is the model scored here. No question reaches a training input:
+``assert_no_question_leak`` fails the run if one does. Scores are also split by whether a
+question's answer page trained (pages of the validation split do not), which keeps a
+"documents never trained on" line in every run.
+
+Out-of-corpus (``--out-of-corpus``, the protocol of earlier runs): ``train/`` holds the
+manual only; ``heldout/`` holds the answer pages, ingested by the same job but never given
+to the training data assets. The documents trained on are then exactly the distractors.
 
 The training budget is given in CPU-minutes: a few steps of the same trainer, loss and
 data are timed first and the budget becomes ``training.max_steps``.
@@ -15,6 +21,7 @@ data are timed first and the budget becomes ``training.max_steps``.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -36,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.faq_extract import Question, write_question_file
 from embedloop.config import load_settings
-from embedloop.warehouse import DOCUMENT_CHUNKS, SOURCE_DOCUMENTS, read_table
+from embedloop.warehouse import DOCUMENT_CHUNKS, SOURCE_DOCUMENTS, TRAINING_SPLITS, read_table
 
 if TYPE_CHECKING:  # imported late: --pipeline-only runs on trees without them
     from sentence_transformers import SentenceTransformer
@@ -61,6 +68,7 @@ class Bench:
     max_steps: int | None = None
     overrides: list[str] = field(default_factory=list)  # KEY=YAML, see apply_overrides
     meta: dict[str, dict[str, Any]] = field(default_factory=dict)
+    in_corpus: bool = True  # the answer pages train too (see the module docstring)
 
     @property
     def train_config(self) -> Path:
@@ -92,30 +100,39 @@ class Bench:
 
 def write_configs(bench: Bench) -> None:
     """The default configuration, plus the budget and the strategies under test."""
+    answers = {"kind": "local", "name": bench.name, "path": str(bench.heldout_pages)}
+    answers["include"] = ["*.html"]
     train: dict[str, Any] = {
         "data_dir": str(bench.train_config.parent / "data"),
-        "sources": [bench.training_source],
+        "sources": [bench.training_source, *([answers] if bench.in_corpus else [])],
     }
+    if bench.in_corpus:  # the product's gate judges on the same questions
+        train["evaluation"] = {"question_files": [str(bench.question_file)]}
     if bench.max_steps:  # the bench's own budget (CPU time) replaces the wall-clock one
         train["training"] = {"max_steps": bench.max_steps, "max_minutes": None}
     if bench.strategies is not None:
         train["synthetic"] = {"offline_strategies": bench.strategies}
-    heldout = {
-        "data_dir": str(bench.heldout_config.parent / "data"),
-        "sources": [
-            {
-                "kind": "local",
-                "name": bench.name,
-                "path": str(bench.heldout_pages),
-                "include": ["*.html"],
-            }
-        ],
-    }
-    for path, config in ((bench.train_config, train), (bench.heldout_config, heldout)):
+    configs: list[tuple[Path, dict[str, Any]]] = [(bench.train_config, train)]
+    if not bench.in_corpus:
+        heldout = {"data_dir": str(bench.heldout_config.parent / "data"), "sources": [answers]}
+        configs.append((bench.heldout_config, heldout))
+    write_question_file(bench.questions, bench.question_file)
+    for path, config in configs:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(yaml.safe_dump(config, sort_keys=False))
     apply_overrides(bench.train_config, bench.overrides)
-    write_question_file(bench.questions, bench.question_file)
+
+
+def add_overrides(parser: argparse.ArgumentParser, example: str) -> None:
+    """``--set KEY=YAML`` (repeatable), collected into ``args.overrides``."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=YAML",
+        help=f"config override, e.g. {example}",
+    )
 
 
 def apply_overrides(config: Path, overrides: list[str]) -> None:
@@ -153,8 +170,9 @@ def run_job(config: Path, job: str) -> dict[str, dict[str, Any]]:
 
 def ingest(bench: Bench) -> None:
     bench.meta.update(run_job(bench.train_config, "ingestion_job"))
-    held = run_job(bench.heldout_config, "ingestion_job")
-    bench.meta["heldout_chunks"] = held.get("document_chunks", {})
+    if not bench.in_corpus:
+        held = run_job(bench.heldout_config, "ingestion_job")
+        bench.meta["heldout_chunks"] = held.get("document_chunks", {})
 
 
 def seconds_per_step(config: Path, steps: int = CALIBRATION_STEPS) -> tuple[float, float]:
@@ -216,6 +234,8 @@ def train_and_evaluate(bench: Bench, train_minutes: float, with_data: bool = Tru
         write_configs(bench)
     bench.meta.update(run_job(bench.train_config, "training_job"))
     bench.save_meta()
+    if bench.in_corpus:
+        assert_no_question_leak(bench)
 
 
 # --- evaluation on the real questions -------------------------------------------------------
@@ -230,9 +250,38 @@ def _chunks(config: Path) -> pd.DataFrame:
     return chunks.merge(docs, on="doc_id", how="left")
 
 
+def assert_no_question_leak(bench: Bench) -> None:
+    """Fail the run if any of the bench's questions is in a training input: a query,
+    passage or negative of the pairs the training step took (``training.data``'s
+    ``training_frame``, on the gate questions the run's ``evaluation_sets`` wrote).
+
+    The answer pages carry no question heading, but a manual may quote a FAQ question
+    (the Debian Reference cites "6.2.1 Which other codenames have been used in the
+    past?"): the product's guard takes such lines out, and this check proves it did."""
+    from embedloop.evaluation.holdout import question_leaks
+    from training.data import gate_questions, training_frame
+
+    settings = load_settings(bench.train_config)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as conn:
+        pairs = read_table(conn, TRAINING_SPLITS)
+    frame = training_frame(pairs, gate_questions(settings), settings.training.min_real_queries)
+    inputs = pd.concat([frame.pairs, frame.validation])
+    leaks = question_leaks(inputs, [q.question for q in bench.questions])
+    if leaks:
+        shown = "; ".join(f"{q!r} in {column}" for q, column in leaks[:5])
+        raise SystemExit(f"{len(leaks)} question(s) reached a training input: {shown}")
+    raw = len(question_leaks(pairs, [q.question for q in bench.questions]))
+    print(
+        f"leak check: none of {len(bench.questions)} questions in the {len(inputs)} pairs "
+        f"trained or validated on ({frame.as_metadata()}; {raw} found in training_splits "
+        "before the guard)"
+    )
+
+
 def corpus_chunks(bench: Bench) -> pd.DataFrame:
-    """Every chunk of the manual and of the held-out answer pages (unique chunk ids)."""
-    frame = pd.concat([_chunks(bench.train_config), _chunks(bench.heldout_config)])
+    """Every chunk of the manual and of the answer pages (unique chunk ids)."""
+    configs = [bench.train_config] + ([] if bench.in_corpus else [bench.heldout_config])
+    frame = pd.concat([_chunks(c) for c in configs])
     return frame.drop_duplicates("chunk_id").sort_values("chunk_id").reset_index(drop=True)
 
 

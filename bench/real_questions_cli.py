@@ -14,9 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench.answer_pages import by_training
 from bench.faq_extract import Question, write_question_file
 from bench.real_questions import (
     Bench,
+    add_overrides,
     corpus_chunks,
     evaluate,
     fresh_work_dir,
@@ -69,14 +71,7 @@ def arguments(name: str, description: str | None) -> argparse.Namespace:
     parser.add_argument(
         "--ablation", action="store_true", help="also train once without each offline strategy"
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=YAML",
-        help="config override, e.g. filters.round_trip_top_k=10",
-    )
+    add_overrides(parser, "filters.round_trip_top_k=10")
     parser.add_argument(
         "--include",
         default=None,
@@ -109,6 +104,11 @@ def arguments(name: str, description: str | None) -> argparse.Namespace:
         metavar="W,W,...",
         help="also score weight averages of the finetuned and base model (base share W); "
         "the run itself then serves the unaveraged model (training.base_weight=0)",
+    )
+    parser.add_argument(
+        "--out-of-corpus",
+        action="store_true",
+        help="the earlier protocol: the answer pages in a second warehouse, never trained on",
     )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     return parser.parse_args()
@@ -195,8 +195,8 @@ def summary_notes(bench: Bench, n_chunks: int, n_heldout: int, questions: EvalSe
     meta = bench.meta
     relevant = [len(v) for v in questions.relevant.values()]
     notes = [
-        f"corpus: {n_chunks} chunks ({n_chunks - n_heldout} of the manual, "
-        f"{n_heldout} of the held-out answer pages)",
+        f"corpus: {n_chunks} chunks ({n_chunks - n_heldout} of the manual, {n_heldout} of "
+        f"the answer pages, {'trained on' if bench.in_corpus else 'held out'})",
         f"questions: {len(questions)} loaded by embedloop.evaluation.questions; relevant "
         f"chunks per question: mean {sum(relevant) / max(1, len(relevant)):.1f}, "
         f"max {max(relevant, default=0)}",
@@ -239,7 +239,10 @@ def _score(
 
 def earlier_run(bench: Bench, work: Path) -> Bench:
     """The Bench of an earlier run's work dir (its pipeline.json), for --compare."""
-    other = Bench(bench.name, work.resolve(), {}, bench.heldout_pages, bench.questions)
+    other = Bench(
+        bench.name, work.resolve(), {}, bench.heldout_pages, bench.questions, in_corpus=False
+    )
+    other.in_corpus = not (other.work / "heldout" / "embedloop.yaml").is_file()
     other.load_meta()
     return other
 
@@ -274,6 +277,7 @@ def ablation(bench: Bench, args: argparse.Namespace, base: Metrics) -> list[str]
             strategies=kept,
             max_steps=bench.max_steps,
             overrides=bench.overrides,
+            in_corpus=bench.in_corpus,
         )
         write_configs(variant)
         ingest(variant)
@@ -304,7 +308,14 @@ def _prepare(name: str, args: argparse.Namespace, setup: Setup) -> Bench:
     if args.include:
         source = {**source, "include": [args.include]}
     bench = Bench(
-        name, work, source, pages, questions, max_steps=args.max_steps, overrides=args.overrides
+        name,
+        work,
+        source,
+        pages,
+        questions,
+        max_steps=args.max_steps,
+        overrides=args.overrides,
+        in_corpus=not args.out_of_corpus,
     )
     if args.rescore:
         write_question_file(questions, bench.question_file)
@@ -333,6 +344,9 @@ def run(name: str, description: str | None, setup: Setup) -> None:
     base, tuned, notes, scored = _score(bench, trained, others=models)
     assert base is not None
     report(bench, base, tuned, notes)
+    if tuned:
+        chunks = corpus_chunks(bench)
+        print(by_training(bench, question_set(bench, chunks), base, tuned, "\nfinetuned"))
     for other, scores in zip(others, scored, strict=True):
         print(comparison("earlier run", other, scores, base))
         print("\n".join(targets(bench.name, base, scores)))

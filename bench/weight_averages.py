@@ -10,7 +10,7 @@ The pipeline chooses the share on validation questions people wrote
 (``training.averaging.choose_base_weight``). The benchmark has no such split, so it
 measures the same rule by halves: the questions are split in two by a hash of their id,
 the share is chosen on one half and scored on the other, and the other way round, by the
-pipeline's own rule (``pick_share``: the default share unless another is better by the
+pipeline's own rule (``pick_share``: the default share unless another is surely better by the
 promotion margin). Every question is then scored by a share that was chosen without it.
 """
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING
 
+from bench.answer_pages import by_training
 from bench.real_questions import Bench, corpus_chunks, evaluate, load_model, question_set
 from bench.real_questions_cli import metric_table, targets
 from embedloop.config import TrainingSettings, load_settings
@@ -56,6 +57,7 @@ def weight_averages(
         lines.append(f"\nbase_weight {weight:g} (finetuned share {1 - weight:g}):")
         lines.append(metric_table(base.metrics, scores.metrics, {}))
         lines += targets(bench.name, base, scores)
+        lines.append(by_training(bench, questions, base, scores, f"w={weight:g}"))
     # The run trained with base_weight 0 (UNAVERAGED): the rule's default is the product's.
     default = TrainingSettings()
     return lines + chosen_on_halves(by_weight, base, default.base_weight, default.promotion_margin)
@@ -80,7 +82,7 @@ def chosen_on_halves(
     served = list(base.ndcg[native])  # every entry is replaced below
     lines = [
         f"\nbase share chosen on one half of the questions, scored on the other (default "
-        f"{default:g}, kept unless another share is better by {margin:g}):"
+        f"{default:g}, kept unless another share is surely better by {margin:g}):"
     ]
     for half in (0, 1):
         chosen_on = [i for i, h in enumerate(halves) if h != half]
@@ -90,7 +92,8 @@ def chosen_on_halves(
         def mean(weight: float, rows: list[int] = chosen_on) -> float:
             return sum(by_weight[weight].ndcg[native][i] for i in rows) / len(rows)
 
-        weight = pick_share({w: mean(w) for w in by_weight}, default, margin)
+        per_query = {w: [by_weight[w].ndcg[native][i] for i in chosen_on] for w in by_weight}
+        weight = pick_share(per_query, default, margin)
         scored = [i for i, h in enumerate(halves) if h == half]
         for i in scored:
             served[i] = by_weight[weight].ndcg[native][i]

@@ -133,7 +133,19 @@ def summary_rows(metadata: Mapping[str, Mapping[str, Any]]) -> list[list[str]]:
         verdict = "promoted to production" if evaluation["promoted"] else "not promoted"
         rows.append([f"version {evaluation.get('model_version')}", verdict])
         rows.append(["why", str(evaluation.get("reason", ""))])
+    if evaluation.get("primary_set") == "synthetic":
+        rows.append(["judged on", GENERATED_ONLY])
     return rows
+
+
+# What the summary says while no person's question judges the model (issue 20).
+GENERATED_ONLY = (
+    "generated queries only: no real questions yet, so this verdict says little about the "
+    "people who search. Add them with a question file (evaluation.question_files: CSV or "
+    "JSONL, each question with where its answer is), FAQ headings ('...?') in your docs, "
+    "or answers in Argilla's question task (argilla.question_dataset); once they hold "
+    "training.min_real_queries, they decide promotion and every document trains"
+)
 
 
 def _failure_message(event: Any, verbose: bool) -> str:

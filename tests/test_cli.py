@@ -56,6 +56,7 @@ def test_run_then_search_and_export(
     # The closing summary, then the verdict.
     assert "model version" in out and "nDCG@10 @384: base → finetuned" in out
     assert "promoted" in out and out.strip().endswith("succeeded")
+    assert "generated queries only: no real questions yet" in out  # none in this corpus
     # The long steps' progress is in the run's log, where the Dagster UI shows it.
     run_id = out.strip().split()[-2]
     with dg.DagsterInstance.from_config(str(home)) as instance:

@@ -4,7 +4,8 @@ The candidate is built to flatter the proxy: base model + a linear layer trained
 the synthetic test queries to their passages and the team's real questions to wrong ones
 (tests/adversarial_model.py). It becomes a model version through the real finetune
 pipeline (learning rate ~0, so the stored artifact is that model), and the real
-evaluation pipeline must refuse it: better on synthetic, worse on the question file. A
+evaluation pipeline must refuse it: better on synthetic (reported from the validation split,
+since real questions gate), worse on the question file. A
 candidate whose training documents are now in the test split is refused before scoring.
 """
 
@@ -30,12 +31,14 @@ from tests.training_helpers import (
 
 pytestmark = pytest.mark.slow
 
-# Vague fragments the base model ranks imperfectly: the synthetic test split (topic index).
+# Vague fragments the base model ranks imperfectly (topic index): the synthetic set. Once
+# real questions gate, the test split trains and generated queries are reported from the
+# validation split, so they are about the validation pages (topics 9-14).
 SYNTHETIC = [
-    ("scheduling", 1), ("deployed", 5), ("bucket or folder", 0), ("cluster", 2),
-    ("remote runs", 3), ("parameters", 6), ("stores the images", 3), ("tracks which one", 5),
-    ("logs numbers", 6), ("serves precomputed", 7), ("storage", 0), ("decides where", 1),
-    ("comparison", 6), ("notification", 8), ("order", 1), ("finishes", 8),
+    ("built locally", 9), ("in the cloud", 9), ("expectations", 10), ("before training", 10),
+    ("label", 11), ("web interface", 11), ("people", 11), ("skips", 12), ("did not change", 12),
+    ("inputs", 12), ("every night", 13), ("fixed time", 13), ("object", 14),
+    ("reads it back", 14), ("storage", 14), ("writes", 14),
 ]  # fmt: skip
 # How people ask about the same nine test passages: the question file.
 REAL = [
@@ -92,17 +95,17 @@ def candidate(project: GateProject):  # type: ignore[no-untyped-def]
     return run_finetune(config)
 
 
-def _test_pairs(project: GateProject) -> pd.DataFrame:
-    """The train and validation pairs as trained, the synthetic queries as the test split."""
+def _validation_pairs(project: GateProject) -> pd.DataFrame:
+    """The train and test pairs as they are, the synthetic queries as the validation split."""
     text = dict(zip(project.chunks["chunk_id"], project.chunks["text"], strict=True))
     rows = [
-        {"pair_id": f"s{k}", "split": "test", "doc_id": f"docs:page{topic // 3}.md",
+        {"pair_id": f"s{k}", "split": "validation", "doc_id": f"docs:page{topic // 3}.md",
          "chunk_id": f"c{topic:02d}", "query": query, "positive": text[f"c{topic:02d}"],
          "negative": None, "negative_chunk_id": None, "generator": "offline",
          "model": "offline:heading"}
         for k, (query, topic) in enumerate(SYNTHETIC)
     ]  # fmt: skip
-    kept = project.pairs[project.pairs["split"] != "test"]
+    kept = project.pairs[project.pairs["split"] != "validation"]
     return pd.concat([kept, pd.DataFrame(rows)], ignore_index=True)
 
 
@@ -116,7 +119,7 @@ def test_better_on_synthetic_but_worse_on_real_questions_is_refused(
     questions = project.root / "team-questions.csv"
     lines = [f"{q},page{i // 3}.md#{TOPICS[i][0].replace(' ', '-')}" for i, q in enumerate(REAL)]
     questions.write_text("question,document\n" + "\n".join(lines) + "\n")
-    config = project.warehouse("gate", _test_pairs(project), question_files=[str(questions)])
+    config = project.warehouse("gate", _validation_pairs(project), question_files=[str(questions)])
     summary = run_evaluation(config, candidate.model_version)
 
     synthetic, real = summary.sets["synthetic"], summary.sets["questions"]
@@ -134,6 +137,7 @@ def test_better_on_synthetic_but_worse_on_real_questions_is_refused(
     assert summary.reason.startswith(head), summary.reason
     assert "95% CI [" in summary.reason and "is below the margin +0.0050" in summary.reason
     assert "questions at dim 384 regresses by" in summary.reason
+    assert summary.reason.endswith("ignored: synthetic (reported only: real questions gate)")
 
     name = load_settings(config).training.model_name
     meta: Any = Client().get_model_version(name, candidate.model_version).run_metadata

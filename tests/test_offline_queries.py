@@ -126,6 +126,17 @@ def test_real_terms_stay_terms(term: str) -> None:
     assert is_term(term)
 
 
+@pytest.mark.parametrize("label", ["Answer 1.1", "Example 3", "Step 2", "Appendix B", "Table 4.2"])
+def test_numbered_labels_are_not_topics(label: str) -> None:
+    """A FAQ answer under a neutral "Answer 1.1" heading got "How do I use Answer 1 1 in
+    Definitions and overview?" (issue 20): a label says where, not what."""
+    assert not is_term(label)
+    chunk = f"{label}\n\nDebian is a free operating system maintained by volunteers."
+    path = f"Definitions and overview > {label}"
+    queries = [q.query for q in pseudo_queries(chunk, path, "FAQ", 10, STRATEGIES)]
+    assert not any(label.split()[0] in q for q in queries), queries
+
+
 def test_question_headings_are_kept_as_they_are() -> None:
     chunk = "How do I reset my widget?\n\nHold the power button for ten seconds."
     queries = pseudo_queries(chunk, "FAQ > 1.2. How do I reset my widget?", "FAQ", 5, STRATEGIES)

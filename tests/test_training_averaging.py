@@ -7,6 +7,7 @@ model the pipeline exports.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -173,10 +174,22 @@ def test_generated_or_too_few_validation_questions_serve_the_configured_share(ba
     )
 
 
-def test_a_share_must_beat_the_configured_one_by_the_margin() -> None:
-    scores = {0.0: 0.600, 0.5: 0.620, 0.75: 0.624}
-    assert pick_share(scores, default=0.5, margin=0.005) == 0.5  # +0.004 is noise
-    assert pick_share(scores, default=0.5, margin=0.001) == 0.75
-    assert pick_share(scores, default=0.0, margin=0.005) == 0.75
-    assert pick_share(scores, default=0.9, margin=0.005) == 0.75  # not scored: the best
-    assert pick_share({0.25: 0.6, 0.75: 0.6}, default=0.9, margin=0.0) == 0.75  # ties: the base
+def test_a_share_must_surely_beat_the_configured_one_by_the_margin() -> None:
+    """The choice is judged like the gate: on the interval of the paired gain, not the
+    point difference (issue 20)."""
+    rng = np.random.default_rng(0)
+    default = rng.uniform(0.3, 0.9, 60)
+    steady = {0.0: default - 0.05, 0.5: default, 0.75: default + 0.02}
+    assert pick_share(steady, default=0.5, margin=0.005) == 0.75  # +0.02 on every question
+    assert pick_share(steady, default=0.5, margin=0.03) == 0.5  # not by the margin
+    assert pick_share(steady, default=0.0, margin=0.005) == 0.75
+    assert pick_share(steady, default=0.9, margin=0.005) == 0.75  # not scored: the best
+    # A larger mean gain that is a few lucky questions: the configured share stays.
+    lucky = default.copy()
+    lucky[:3] += 0.6
+    lucky[3:] -= 0.02
+    noisy = {0.5: default, 0.25: np.clip(lucky, 0, 1)}
+    assert float(np.mean(noisy[0.25]) - np.mean(default)) > 0.005
+    assert pick_share(noisy, default=0.5, margin=0.005) == 0.5
+    tied = {0.25: [0.6, 0.6], 0.75: [0.6, 0.6]}
+    assert pick_share(tied, default=0.9, margin=0.0) == 0.75  # ties: nearer the base

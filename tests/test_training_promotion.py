@@ -21,13 +21,15 @@ def scores(n: int, mean: float, spread: float = 0.2, seed: int = 0) -> np.ndarra
 
 
 def comparison(cand: np.ndarray, inc: np.ndarray, small_dim_drop: float = 0.0) -> SetComparison:
-    def table(values: np.ndarray, drop: float = 0.0) -> dict[int, dict[str, float]]:
-        return {
-            384: {"ndcg@10": float(values.mean())},
-            128: {"ndcg@10": float(values.mean()) - drop},
-        }
+    """The same per-query scores at 384 and 128, the candidate's lowered by ``small_dim_drop``
+    at 128 (per query, so the interval sees it too)."""
+    small = np.clip(cand - small_dim_drop, 0, 1)
 
-    return SetComparison(table(cand, small_dim_drop), table(inc), list(cand), list(inc))
+    def table(big: np.ndarray, small: np.ndarray) -> dict[int, dict[str, float]]:
+        return {384: {"ndcg@10": float(big.mean())}, 128: {"ndcg@10": float(small.mean())}}
+
+    by_dim = {384: (list(cand), list(inc)), 128: (list(small), list(inc))}
+    return SetComparison(table(cand, small), table(inc, inc), list(cand), list(inc), by_dim)
 
 
 def test_the_bootstrap_is_seeded_and_brackets_the_mean_difference() -> None:
@@ -87,6 +89,7 @@ def test_better_on_synthetic_but_worse_on_real_questions_is_refused() -> None:
     assert "on questions (n=35)" in decision.reason and "questions at dim 384 regresses" in (
         decision.reason
     )
+    assert "ignored: synthetic (reported only: real questions gate)" in decision.reason
 
 
 def test_too_few_real_questions_make_synthetic_primary_and_say_so() -> None:
@@ -114,6 +117,48 @@ def test_a_regression_at_a_small_dim_of_any_set_blocks_a_significant_gain() -> N
         "synthetic at dim 128 regresses by" in decision.reason
         and "margin" not in (decision.reason.split(";", 1)[1])
     )
+
+
+def test_a_set_smaller_than_min_real_queries_neither_blocks_nor_promotes() -> None:
+    """Issue 20: one harvested question vetoed a model that was better on real questions."""
+    inc = scores(200, 0.5, seed=3)
+    cand = np.clip(inc + 0.08, 0, 1)
+    one = comparison(np.array([0.3392]), np.array([0.4372]), small_dim_drop=0.1)
+    decision = decide({"synthetic": comparison(cand, inc), "questions": one}, GATE)
+    assert decision.promote and decision.primary == "synthetic"
+    assert decision.ignored == ("questions (n=1 < 30 queries)",)
+    assert "ignored: questions (n=1 < 30 queries)" in decision.reason
+    # The same loss on 40 questions is evidence: it blocks.
+    real = scores(40, 0.6, spread=0.1, seed=4)
+    forty = comparison(np.clip(real - 0.1, 0, 1), real)
+    blocked = decide({"synthetic": comparison(cand, inc), "human": forty}, GATE)
+    assert not blocked.promote and blocked.primary == "human"
+    assert "human at dim 384 regresses by" in blocked.reason
+    # A lone question cannot promote either: synthetic decides while real ones are few.
+    up = comparison(np.array([0.9]), np.array([0.1]))
+    flat = comparison(inc, inc)
+    assert not decide({"synthetic": flat, "questions": up}, GATE).promote
+
+
+def test_regressions_are_judged_on_their_interval_not_the_point_difference() -> None:
+    rng = np.random.default_rng(11)
+    inc = scores(300, 0.5, spread=0.05, seed=5)
+    gain = np.clip(inc + 0.1, 0, 1)
+    # At 128 the candidate loses about 0.03 on average, but query by query it swings both
+    # ways: the interval reaches past zero, so the loss is not sure and does not block...
+    noisy = np.clip(inc + rng.normal(-0.03, 0.25, 300), 0, 1)
+    comp = SetComparison(
+        {384: {"ndcg@10": float(gain.mean())}, 128: {"ndcg@10": float(noisy.mean())}},
+        {384: {"ndcg@10": float(inc.mean())}, 128: {"ndcg@10": float(inc.mean())}},
+        list(gain), list(inc), {384: (list(gain), list(inc)), 128: (list(noisy), list(inc))},
+    )  # fmt: skip
+    assert float(inc.mean() - noisy.mean()) > 0.02  # past the tolerance as a point
+    small = GateSettings(native_dim=384, margin=0.005, tolerance=0.02, min_real_queries=30)
+    assert decide({"synthetic": comp}, small).promote
+    # ...while a steady loss of the same size does.
+    steady = comparison(gain, inc, small_dim_drop=0.13)
+    decision = decide({"synthetic": steady}, small)
+    assert not decision.promote and "at 95% confidence" in decision.reason
 
 
 def test_equal_models_pass_a_zero_margin_and_an_empty_primary_set_never_passes() -> None:

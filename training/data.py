@@ -14,6 +14,9 @@ import pandas as pd
 
 from embedloop.config import Settings
 from embedloop.evaluation.faq import without_question_headings
+from embedloop.evaluation.gate import real_questions_gate
+from embedloop.evaluation.holdout import Withheld, question_leaks, withhold_questions
+from embedloop.evaluation.sets import REAL_SETS, EvalSet, leaked_documents
 from embedloop.splits import SPLITS
 from embedloop.warehouse import (
     DOCUMENT_CHUNKS,
@@ -57,6 +60,55 @@ def read_pairs_and_corpus(settings: Settings) -> tuple[pd.DataFrame, pd.DataFram
 
 def split_frame(pairs: pd.DataFrame, split: str) -> pd.DataFrame:
     return pairs[pairs["split"] == split].reset_index(drop=True)
+
+
+def gate_questions(settings: Settings) -> dict[str, list[str]]:
+    """The real questions the gate will judge on (``questions`` and ``human`` of
+    ``evaluation_queries``), by set; empty before ``evaluation_sets`` is materialized."""
+    with _connect(settings.warehouse_path) as conn:
+        queries = read_table(conn, EVALUATION_QUERIES)
+    return {
+        name: [str(q) for q in queries.loc[queries["set_name"] == name, "query"]]
+        for name in REAL_SETS
+    }
+
+
+@dataclass(frozen=True)
+class TrainingFrame:
+    """The pairs a run trains on, and why those."""
+
+    pairs: pd.DataFrame
+    validation: pd.DataFrame  # picks the checkpoint and the averaging share
+    every_document: bool  # True once real questions gate: the test split trains too
+    withheld: Withheld | None = None
+
+    def as_metadata(self) -> dict[str, object]:
+        held = self.withheld.as_metadata() if self.withheld else {}
+        trained = sorted(TRAINED_SPLITS[self.every_document])
+        return {"trained_splits": trained, **held}
+
+
+# Which splits train: before real questions gate, and after.
+TRAINED_SPLITS = {False: ("train",), True: ("train", "test")}
+
+
+def training_frame(
+    pairs: pd.DataFrame, questions: dict[str, list[str]], min_real_queries: int
+) -> TrainingFrame:
+    """The train split; once real questions gate, the test split's documents as well, with
+    every gate question kept out of every training input (``withhold_questions``).
+
+    Validation stays out either way: it picks the checkpoint and the averaging share, and
+    carries the synthetic figure once the test split trains."""
+    sizes = {name: len(set(qs)) for name, qs in questions.items()}
+    validation = split_frame(pairs, "validation")
+    if not real_questions_gate(sizes, min_real_queries):
+        return TrainingFrame(split_frame(pairs, "train"), validation, every_document=False)
+    chosen = pairs[pairs["split"].isin(TRAINED_SPLITS[True])].reset_index(drop=True)
+    asked = [q for qs in questions.values() for q in qs]
+    withheld = withhold_questions(chosen, asked)
+    validation = withhold_questions(validation, asked).pairs
+    return TrainingFrame(withheld.pairs, validation, every_document=True, withheld=withheld)
 
 
 def require_rows(frame: pd.DataFrame, what: str) -> None:
@@ -177,3 +229,33 @@ def read_evaluation_data(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame
 def training_documents(*frames: pd.DataFrame | None) -> set[str]:
     """Documents a model's training data (train and validation pairs) came from."""
     return {str(d) for f in frames if f is not None and not f.empty for d in f["doc_id"]}
+
+
+def check_no_leak(
+    sets: dict[str, EvalSet],
+    train_pairs: pd.DataFrame,
+    validation_pairs: pd.DataFrame | None,
+    min_real_queries: int,
+) -> None:
+    """Refuse a candidate whose training data saw what the gate judges it on.
+
+    While generated queries gate, that is any test-split document; once real questions
+    gate (every document trains), any of those questions in a training input."""
+    sizes = {name: len(s) for name, s in sets.items()}
+    if real_questions_gate(sizes, min_real_queries):
+        asked = [q for name in REAL_SETS for q in sets[name].queries.values()]
+        leaks = question_leaks(train_pairs, asked)
+        if leaks:
+            shown = "; ".join(f"{q!r} in {col}" for q, col in leaks[:3])
+            raise ValueError(
+                f"refusing to evaluate: {len(leaks)} gate question(s) appear in the "
+                f"candidate's training data ({shown}); retrain it"
+            )
+        return
+    leaked = leaked_documents(training_documents(train_pairs, validation_pairs), sets)
+    if leaked:
+        shown = ", ".join(leaked[:5]) + (f" and {len(leaked) - 5} more" if len(leaked) > 5 else "")
+        raise ValueError(
+            f"refusing to evaluate: the candidate was trained on {len(leaked)} document(s) now "
+            f"in the test split ({shown}); the split changed since it was trained, retrain it"
+        )

@@ -179,6 +179,11 @@ def _set_report(
         "per_query_ndcg": {
             "query_ids": cand.query_ids,
             **{label: scores[label][name].ndcg.get(native, []) for label in MODELS},
+            # Every dim, so the gate judges a regression at any dim on its interval.
+            "by_dim": {
+                str(dim): {label: scores[label][name].ndcg.get(dim, []) for label in MODELS}
+                for dim in sorted(cand.ndcg, reverse=True)
+            },
         },
     }
 

@@ -7,9 +7,12 @@ What differs from ZenML's "LLM complete guide" recipe, and why:
   served by default is trained too; dims above it are dropped.
 - Checkpoints are chosen on the validation split only (nDCG@10 at the native dim); the
   test split stays untouched for the promotion gate.
-- The chosen checkpoint is averaged with the base model (``training.base_weight``, or the
-  share that ranks written validation questions best; see ``training.averaging``) so noisy
-  LLM-free pairs do not erase what it knew.
+- The chosen checkpoint is averaged with the model it started from (``training.base_weight``,
+  or the share that ranks written validation questions best; see ``training.averaging``) so
+  noisy LLM-free pairs do not erase what it knew.
+- ``training.init: production`` starts from the production model instead of the base
+  model, so what earlier runs learned accumulates; the average then keeps production's
+  share, and the gate still compares with production on the same questions.
 """
 
 from __future__ import annotations
@@ -36,12 +39,13 @@ from sentence_transformers.sentence_transformer.losses import (
 from transformers import PrinterCallback, TrainerCallback
 
 from embedloop.config import Settings, TrainingSettings
-from embedloop.models import pick_device
+from embedloop.models import pick_device, production_dir
 from embedloop.progress import Progress, progress
 from training.averaging import average_with_base, choose_base_weight
 from training.budget import budget_metadata, time_budget
 from training.data import ir_inputs, train_datasets
 from training.evaluation import MatryoshkaIREvaluator, matryoshka_dims
+from training.export import read_marker
 
 # Enough points to plot a loss curve without bloating the run metadata.
 MAX_LOSS_POINTS = 200
@@ -81,7 +85,8 @@ def finetune(
     ts = settings.training
     device = pick_device()
     base_model = settings.model.resolved_base_model()
-    model, native_dim = _load_base(base_model, device, ts.max_seq_length)
+    init_path, init = initial_model(settings)
+    model, native_dim = _load_base(init_path, device, ts.max_seq_length)
     dims = matryoshka_dims(ts.matryoshka_dims, native_dim)
     loss, inner = build_loss(model, settings, dims, device)
     train_data = train_datasets(train, ts.use_hard_negatives, ts.batch_size)
@@ -119,9 +124,10 @@ def finetune(
         duration = time.perf_counter() - start
 
     result = _result(trainer, output, duration, settings, evaluator, eval_steps, device)
-    _average_with_base(result, base_model, device, ts, validation, corpus)
+    _average_with_base(result, init_path, device, ts, validation, corpus)
     result.hyperparameters.update(
         base_model=base_model,
+        init=init,
         native_dim=int(native_dim),
         trained_dims=dims,
         **budget_metadata(budget, total_steps),
@@ -129,6 +135,21 @@ def finetune(
         train_datasets=sizes,
     )
     return result
+
+
+def initial_model(settings: Settings) -> tuple[str, str]:
+    """The model a run starts from (and averages with), and how to name it in metadata.
+
+    ``training.init: production`` with an exported production model: that model; else the
+    base model (the first run, a rollback to base, or ``init: base``)."""
+    base = settings.model.resolved_base_model()
+    if settings.training.init != "production":
+        return base, "base"
+    exported = production_dir(settings)
+    marker = read_marker(exported)
+    if marker is None:
+        return base, "base (no production model yet)"
+    return str(exported), f"production v{marker.get('version')}"
 
 
 def _average_with_base(

@@ -21,6 +21,7 @@ class Decision:
     reason: str
     primary_set: str = ""
     interval: dict[str, float | int] | None = None
+    ignored: tuple[str, ...] = ()  # sets that neither promoted nor blocked, and why
 
 
 def gate_settings(ts: TrainingSettings, native_dim: int) -> GateSettings:
@@ -45,6 +46,13 @@ def comparisons(report: Mapping[str, Any]) -> dict[str, SetComparison]:
             incumbent=metrics_from_metadata(entry["incumbent"]),
             candidate_ndcg=[float(v) for v in per_query["candidate"]],
             incumbent_ndcg=[float(v) for v in per_query["incumbent"]],
+            ndcg_by_dim={
+                int(dim): (
+                    [float(v) for v in lists["candidate"]],
+                    [float(v) for v in lists["incumbent"]],
+                )
+                for dim, lists in per_query.get("by_dim", {}).items()
+            },
         )
     return out
 
@@ -53,4 +61,4 @@ def decide_from_report(report: Mapping[str, Any], ts: TrainingSettings) -> Decis
     """Promote or not, and why, by the gate's two rules."""
     decision = decide(comparisons(report), gate_settings(ts, int(report["native_dim"])))
     interval = decision.interval.as_dict() if decision.interval else None
-    return Decision(decision.promote, decision.reason, decision.primary, interval)
+    return Decision(decision.promote, decision.reason, decision.primary, interval, decision.ignored)

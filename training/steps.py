@@ -16,7 +16,7 @@ from zenml.config.base_settings import BaseSettings
 from zenml.enums import ArtifactType, ModelStages
 
 from embedloop.config import load_settings
-from embedloop.evaluation.sets import leaked_documents, sets_from_table
+from embedloop.evaluation.sets import sets_from_table
 from embedloop.models import as_served
 from training import data
 from training.evaluation import evaluation_report, matryoshka_dims, score_models
@@ -63,12 +63,21 @@ def load_training_data(
     Annotated[pd.DataFrame, "corpus"],
     Annotated[dict, "data_snapshot"],
 ]:
+    """The pairs to train on, validation pairs, the corpus and a hash of them all.
+
+    Trains on the train split until people's questions gate promotion; from then on on
+    every document but validation's, with the gate's questions kept out of every input
+    (see ``embedloop.evaluation.holdout``)."""
     settings = load_settings(config_file)
     pairs, corpus = data.read_pairs_and_corpus(settings)
-    train = data.split_frame(pairs, "train")
+    frame = data.training_frame(
+        pairs, data.gate_questions(settings), settings.training.min_real_queries
+    )
+    train = frame.pairs
     data.require_rows(train, "training_splits (split = 'train')")
     data.require_rows(corpus, "document_chunks")
-    return train, data.split_frame(pairs, "validation"), corpus, data.data_snapshot(pairs, corpus)
+    snapshot = {**data.data_snapshot(pairs, corpus), **frame.as_metadata()}
+    return train, frame.validation, corpus, snapshot
 
 
 @step(settings=GPU, output_materializers={MODEL_ARTIFACT: SentenceTransformerMaterializer})
@@ -143,13 +152,7 @@ def evaluate_models(
     sets = sets_from_table(evaluation_queries)
     if train_pairs is None:
         raise ValueError("the candidate has no recorded training data: cannot check leakage")
-    leaked = leaked_documents(data.training_documents(train_pairs, validation_pairs), sets)
-    if leaked:
-        shown = ", ".join(leaked[:5]) + (f" and {len(leaked) - 5} more" if len(leaked) > 5 else "")
-        raise ValueError(
-            f"refusing to evaluate: the candidate was trained on {len(leaked)} document(s) now "
-            f"in the test split ({shown}); the split changed since it was trained, retrain it"
-        )
+    data.check_no_leak(sets, train_pairs, validation_pairs, settings.training.min_real_queries)
     native = candidate.get_embedding_dimension() or 0
     dims = matryoshka_dims(settings.training.matryoshka_dims, native)
     base = SentenceTransformer(settings.model.resolved_base_model(), local_files_only=True)

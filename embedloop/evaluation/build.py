@@ -1,7 +1,8 @@
 """The three evaluation sets, built from the warehouse and the configured question files.
 
 - ``synthetic``: the test split of ``training_splits`` (generated queries; reviewers'
-  corrected queries are human and go to ``human``).
+  corrected queries are human and go to ``human``); its validation split once real
+  questions gate, since the test split then trains.
 - ``human``: ``human_eval`` (test pairs reviewers accepted or corrected) and the test-split
   rows of ``human_questions`` (questions annotators wrote for uniformly sampled passages).
 - ``questions``: every ``evaluation.question_files`` row, plus question headings of
@@ -20,6 +21,7 @@ import pandas as pd
 
 from embedloop.config import Settings
 from embedloop.evaluation.faq import harvest_faq
+from embedloop.evaluation.gate import real_questions_gate
 from embedloop.evaluation.locate import Locator, slug
 from embedloop.evaluation.questions import read_question_rows, rows_to_set
 from embedloop.evaluation.sets import (
@@ -72,7 +74,11 @@ def doc_split_lookup(pairs: pd.DataFrame, settings: Settings) -> Callable[[str],
 
 
 def _merged(
-    name: str, rows: Iterable[dict[str, object]], index: ChunkIndex, prefix: str
+    name: str,
+    rows: Iterable[dict[str, object]],
+    index: ChunkIndex,
+    prefix: str,
+    split: str = "test",
 ) -> EvalSet:
     """Rows of (query, chunk_id, source) merged by query text, relevance expanded."""
     merged: dict[str, dict[str, object]] = {}
@@ -91,7 +97,7 @@ def _merged(
                 "chunks": set(),
                 "sources": set(),
                 "doc_id": index.doc[str(row["chunk_id"])],
-                "split": "test",
+                "split": split,
             },
         )
         entry["chunks"].add(str(row["chunk_id"]))  # type: ignore[attr-defined]
@@ -117,15 +123,21 @@ def _synthetic_source(generator: object, model: object) -> str:
     )
 
 
-def synthetic_set(pairs: pd.DataFrame, index: ChunkIndex) -> EvalSet:
-    test = pairs[(pairs["split"] == "test") & (pairs["generator"] != HUMAN_CORRECTION)]
+def synthetic_set(pairs: pd.DataFrame, index: ChunkIndex, split: str = "test") -> EvalSet:
+    """Generated queries of one split: ``test``, or ``validation`` once the test split
+    trains (real questions gate; see ``embedloop.evaluation.holdout``)."""
+    test = pairs[(pairs["split"] == split) & (pairs["generator"] != HUMAN_CORRECTION)]
     rows = (
         {"query": q, "chunk_id": c, "source": _synthetic_source(g, m)}
         for q, c, g, m in zip(
             test["query"], test["chunk_id"], test["generator"], test["model"], strict=True
         )
     )
-    return _merged("synthetic", rows, index, "s-")
+    built = _merged("synthetic", rows, index, "s-", split)
+    if split == "test":
+        return built
+    note = f"synthetic: {split} split (real questions gate, so the test split trains too)"
+    return replace(built, notes=(*built.notes, note))
 
 
 def human_set(
@@ -190,8 +202,12 @@ def build_eval_sets(settings: Settings, tables: EvalTables) -> dict[str, EvalSet
         raise ValueError("document_chunks is empty: materialize it before the evaluation sets")
     index = ChunkIndex(tables.chunks)
     doc_split = doc_split_lookup(tables.pairs, settings)
-    return {
-        "synthetic": synthetic_set(tables.pairs, index),
+    real = {
         "human": human_set(tables.human_eval, tables.human_questions, index, doc_split),
         "questions": questions_set(settings, tables, doc_split),
     }
+    gate = real_questions_gate(
+        {k: len(v) for k, v in real.items()}, settings.training.min_real_queries
+    )
+    synthetic = synthetic_set(tables.pairs, index, "validation" if gate else "test")
+    return {"synthetic": synthetic, **real}

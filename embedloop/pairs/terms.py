@@ -152,7 +152,17 @@ def is_term(text: str) -> bool:
         return False  # "Return whether this", "Creates a new key"
     if any(t in _PRONOUNS for t in tokens):
         return False
+    if _LABEL.match(text.strip()):
+        return False  # "Answer 1.1", "Example 3", "Step 2": a numbered label, no topic
     return not all(t in _GENERIC or t in STOP_WORDS for t in tokens)
+
+
+# One word of a numbered series and its number: the label says where, not what.
+_LABEL = re.compile(
+    r"(?i)^(?:answer|question|q|a|example|step|figure|fig|table|listing|exercise|"
+    r"chapter|section|part|appendix|note|item|entry|case|lesson|unit|task)\s*"
+    r"(?:\d+(?:[.\-]\d+)*|[A-Z]|[IVXLC]+)[.:]?$"
+)
 
 
 def is_object_phrase(text: str) -> bool:
