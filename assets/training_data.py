@@ -102,6 +102,11 @@ def synthetic_queries(
             "per_generator": dg.MetadataValue.md(
                 markdown_table([{"model": k, "pairs": int(v)} for k, v in per_generator.items()])
             ),
+            # Why lines of the LLM's answers were not kept as questions (llm generator).
+            **{
+                f"llm_lines_dropped_{k}": dg.MetadataValue.int(v)
+                for k, v in sorted(refresh.report.line_drops.items() if refresh.report else [])
+            },
             "samples": dg.MetadataValue.md(
                 markdown_table(queries.head(8)[["query", "model"]].to_dict("records"))
             ),

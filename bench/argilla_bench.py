@@ -5,7 +5,7 @@ directory, publishes review records shaped like embedloop's (384-d query vectors
 a response on every record, pulls them back, then times the searches the UI and the
 feedback sensor make. Prints a Markdown table.
 
-    .venv/bin/python bench/argilla_bench.py [--records 10000] [--database-url URL]
+    python -m bench.argilla_bench [--records 10000] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -13,19 +13,15 @@ from __future__ import annotations
 import argparse
 import socket
 import statistics
-import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import argilla as rg
 import numpy as np
 import pandas as pd
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import argilla as rg
 
 from embedloop.review import argilla_io
 from services.argilla.stack import config_from_env, start, stop
@@ -117,6 +113,77 @@ def main() -> None:
             stop(cfg)
 
 
+def submit_all(
+    client: rg.Argilla, dataset: rg.Dataset, rows: pd.DataFrame, batch_size: int
+) -> float:
+    """Give every record a submitted response, as if a team had reviewed the whole dataset;
+    the seconds it took."""
+    me = client.me.id
+    labels = np.array(argilla_io.LABELS)[np.arange(len(rows)) % 3]
+    # Argilla's upsert replaces fields and metadata, so a record is re-sent whole.
+    whole = {
+        p: argilla_io.to_record(r, None)
+        for p, r in zip(rows["pair_id"], rows.to_dict("records"), strict=True)
+    }
+    started = time.perf_counter()
+    for start_at in range(0, len(rows), batch_size):
+        batch = rows.iloc[start_at : start_at + batch_size]
+        dataset.records.log(
+            [
+                rg.Record(
+                    id=p,
+                    fields=whole[p].fields.to_dict(),
+                    metadata=whole[p].metadata.to_dict(),
+                    responses=[rg.Response("relevance", str(lab), user_id=me, status="submitted")],
+                )
+                for p, lab in zip(
+                    batch["pair_id"], labels[start_at : start_at + batch_size], strict=True
+                )
+            ],
+            batch_size=batch_size,
+        )
+    return time.perf_counter() - started
+
+
+def search_cases(
+    client: rg.Argilla, dataset: rg.Dataset, vector: list[float]
+) -> list[tuple[str, Callable[[], object]]]:
+    """The searches the review UI and the sensor make, each a callable returning a count."""
+    http = client.api.http_client
+    search_url = f"/api/v1/datasets/{dataset.id}/records/search"
+
+    def search(body: dict, **params: object) -> int:
+        response = http.post(search_url, params={"limit": 50, **params}, json=body)
+        response.raise_for_status()
+        return int(response.json()["total"])
+
+    def terms(scope: dict, *values: str) -> dict:
+        return {"filters": {"and": [{"type": "terms", "scope": scope, "values": list(values)}]}}
+
+    def progress() -> int:
+        return int(http.get(f"/api/v1/datasets/{dataset.id}/progress").json()["total"])
+
+    def sensor_state() -> int:
+        return argilla_io.feedback_state(client, "bench", dataset.name).submitted
+
+    split = {"entity": "metadata", "metadata_property": "split"}
+    priority = {"entity": "metadata", "metadata_property": "priority"}
+    status = {"entity": "response", "property": "status"}
+    relevance = {"entity": "response", "question": "relevance"}
+    nearest = {"vector": {"name": argilla_io.VECTOR, "value": vector}}
+    return [
+        ("first page, no filter", lambda: search({})),
+        ("metadata terms filter (split = test)", lambda: search(terms(split, "test"))),
+        ("sort by priority desc", lambda: search({"sort": [{"scope": priority, "order": "desc"}]})),
+        ("response status = submitted", lambda: search(terms(status, "submitted"))),
+        ("response value = not_relevant", lambda: search(terms(relevance, "not_relevant"))),
+        ("text query (2 terms)", lambda: search({"query": {"text": {"q": "restart worker"}}})),
+        ("similarity search, k = 50", lambda: search({"query": nearest})),
+        ("dataset progress", progress),
+        ("sensor state (all submitted responses)", sensor_state),
+    ]
+
+
 def run(api_url: str, api_key: str, args: argparse.Namespace, startup_s: float) -> None:
     client = rg.Argilla(api_url=api_url, api_key=api_key, timeout=300)
     dataset = argilla_io.ensure_dataset(client, "bench", f"bench-{uuid.uuid4().hex[:6]}", 384)
@@ -129,73 +196,14 @@ def run(api_url: str, api_key: str, args: argparse.Namespace, startup_s: float) 
     started = time.perf_counter()
     argilla_io.publish(dataset, rows, vectors_for, args.batch_size)
     publish_s = time.perf_counter() - started
-
-    # Every record gets a submitted response, as if a team had reviewed the whole dataset.
-    me = client.me.id
-    labels = np.array(argilla_io.LABELS)[np.arange(args.records) % 3]
-    # Argilla's upsert replaces fields and metadata, so a record is re-sent whole.
-    whole = {
-        p: argilla_io.to_record(r, None)
-        for p, r in zip(rows["pair_id"], rows.to_dict("records"), strict=True)
-    }
-    started = time.perf_counter()
-    for start_at in range(0, args.records, args.batch_size):
-        batch = rows.iloc[start_at : start_at + args.batch_size]
-        dataset.records.log(
-            [
-                rg.Record(
-                    id=p,
-                    fields=whole[p].fields.to_dict(),
-                    metadata=whole[p].metadata.to_dict(),
-                    responses=[rg.Response("relevance", str(lab), user_id=me, status="submitted")],
-                )
-                for p, lab in zip(
-                    batch["pair_id"], labels[start_at : start_at + args.batch_size], strict=True
-                )
-            ],
-            batch_size=args.batch_size,
-        )
-    respond_s = time.perf_counter() - started
+    respond_s = submit_all(client, dataset, rows, args.batch_size)
 
     started = time.perf_counter()
     pulled = argilla_io.fetch_responses(client, dataset)
     pull_s = time.perf_counter() - started
     assert len(pulled) == args.records, f"pulled {len(pulled)} of {args.records} responses"
 
-    http = client.api.http_client
-    search_url = f"/api/v1/datasets/{dataset.id}/records/search"
-
-    def search(body: dict, **params: object) -> int:
-        response = http.post(search_url, params={"limit": 50, **params}, json=body)
-        response.raise_for_status()
-        return int(response.json()["total"])
-
-    def terms(scope: dict, *values: str) -> dict:
-        return {"filters": {"and": [{"type": "terms", "scope": scope, "values": list(values)}]}}
-
-    split = {"entity": "metadata", "metadata_property": "split"}
-    priority = {"entity": "metadata", "metadata_property": "priority"}
-    status = {"entity": "response", "property": "status"}
-    relevance = {"entity": "response", "question": "relevance"}
-    nearest = {"vector": {"name": argilla_io.VECTOR, "value": vectors[0].tolist()}}
-    cases: list[tuple[str, Callable[[], object]]] = [
-        ("first page, no filter", lambda: search({})),
-        ("metadata terms filter (split = test)", lambda: search(terms(split, "test"))),
-        ("sort by priority desc", lambda: search({"sort": [{"scope": priority, "order": "desc"}]})),
-        ("response status = submitted", lambda: search(terms(status, "submitted"))),
-        ("response value = not_relevant", lambda: search(terms(relevance, "not_relevant"))),
-        ("text query (2 terms)", lambda: search({"query": {"text": {"q": "restart worker"}}})),
-        ("similarity search, k = 50", lambda: search({"query": nearest})),
-        ("dataset progress", lambda: progress()),
-        ("sensor state (all submitted responses)", lambda: sensor_state()),
-    ]
-
-    def progress() -> int:
-        return int(http.get(f"/api/v1/datasets/{dataset.id}/progress").json()["total"])
-
-    def sensor_state() -> int:
-        return argilla_io.feedback_state(client, "bench", dataset.name).submitted
-
+    cases = search_cases(client, dataset, vectors[0].tolist())
     latencies = [(name, *timed(fn, args.repeat)) for name, fn in cases]
 
     n = args.records

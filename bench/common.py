@@ -13,8 +13,6 @@ import dagster as dg
 import yaml
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from orchestration.resources import build_resources
 
 Metadata = dict[str, dict[str, float]]

@@ -7,17 +7,14 @@ warehouse: their chunks join the evaluation corpus but never the training data. 
 question's relevant chunks are all chunks of its answer section.
 
     apt-get install debian-faq debian-reference-en
-    python bench/debian_faq_bench.py --base-only                # base model only
-    python bench/debian_faq_bench.py [--train-minutes 30] [--ablation] [--work-dir DIR]
+    python -m bench.debian_faq_bench --base-only                # base model only
+    python -m bench.debian_faq_bench [--train-minutes 30] [--ablation] [--work-dir DIR]
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.faq_extract import DEBIAN_FAQ, DEBIAN_REFERENCE, Question, extract_debian_faq, require
 from bench.real_questions_cli import run

@@ -6,7 +6,7 @@ queries. nDCG@10 is measured on that run's synthetic test split (query -> chunk 
 chunk), not on human questions. Every timing is the best of ``--repeats`` runs, the
 contenders interleaved, on the same texts, batch size and device (the CPU).
 
-    python bench/encode_bench.py [--chunks 200] [--repeats 2] [--work-dir DIR]
+    python -m bench.encode_bench [--chunks 200] [--repeats 2] [--work-dir DIR]
         [--faq-work-dir DIR]
 
 ``--faq-work-dir`` (the work dir of a ``bench/debian_faq_bench.py`` run) also compares the
@@ -18,7 +18,6 @@ each backend's difference to torch.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -28,11 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from perf_data import grow_corpus, materialize, read_frames, write_config
-
 from assets.training_data import candidate_pairs, synthetic_queries
+from bench.perf_data import grow_corpus, materialize, read_frames, write_config
 from embedloop.config import load_settings
 from embedloop.embedding_cache import encode_with_cache
 from embedloop.encoders import encode
@@ -73,7 +69,7 @@ def path_runs(model_path: str, chunks: list[str], queries: list[str]) -> dict[st
             chunks, batch_size=BATCH, normalize_embeddings=True, convert_to_numpy=True
         ),
         "embedding_cache (mining, search)": lambda: encode_with_cache(
-            model, keys, chunks, empty, "k", BATCH
+            model, keys, chunks, empty, "k", BATCH, role="document"
         ),
         "review vectors (QueryVectors)": lambda: review(rows),
         "evaluation (encode_document)": lambda: model.encode_document(
@@ -118,8 +114,11 @@ def compare_backends(
     repeats: int,
 ) -> None:
     models = {b: load_encoder(path, b, cache_dir) for b in BACKENDS}
-    times = best_of(repeats, {b: partial(encode, m, chunks, BATCH) for b, m in models.items()})
-    vectors = {b: encode(m, chunks, BATCH) for b, m in models.items()}
+    times = best_of(
+        repeats,
+        {b: partial(encode, m, chunks, BATCH, role="document") for b, m in models.items()},
+    )
+    vectors = {b: encode(m, chunks, BATCH, role="document") for b, m in models.items()}
     test = ir_inputs(pairs[pairs["split"] == "test"], chunks_df)
     ndcg = {b: evaluate_model(m, test, [384])[384]["ndcg@10"] for b, m in models.items()}
     print(f"\nnDCG@10 on the synthetic test split: {len(test.queries)} queries, "

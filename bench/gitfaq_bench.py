@@ -6,8 +6,8 @@ heading over its answer (``dd``), is ingested into a separate, held-out warehous
 chunks join the evaluation corpus but never the training data.
 
     apt-get install git-doc
-    python bench/gitfaq_bench.py --base-only
-    python bench/gitfaq_bench.py [--train-minutes 30] [--ablation] [--include 'git-*.html']
+    python -m bench.gitfaq_bench --base-only
+    python -m bench.gitfaq_bench [--train-minutes 30] [--ablation] [--include 'git-*.html']
 
 The whole manual is ~200 pages (~5,000 chunks): on a 2-core CPU, generating and mining
 its training data takes a while before the training budget even starts.
@@ -15,11 +15,8 @@ its training data takes a while before the training budget even starts.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.faq_extract import GIT_DOC, Question, extract_gitfaq
 from bench.real_questions_cli import run

@@ -64,4 +64,4 @@ if [ -f "$PAIRS" ]; then
 else
     ARGS+=(--chunks "${CHUNKS:-300}" --export-pairs "$PAIRS")
 fi
-"$PY" bench/train_throughput_bench.py "${ARGS[@]}"
+"$PY" -m bench.train_throughput_bench "${ARGS[@]}"

@@ -10,22 +10,18 @@ then judges base, incumbent and candidate on those questions, because they are m
 set, the gate's decision and its reason, and the wall time of each step.
 
     apt-get install debian-faq debian-reference-en
-    python bench/heldout_source_bench.py [--max-steps N] [--work-dir DIR]
+    python -m bench.heldout_source_bench [--max-steps N] [--work-dir DIR]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from faq_extract import DEBIAN_FAQ, DEBIAN_REFERENCE, require
-from perf_data import print_steps, timed_graph
-
+from bench.faq_extract import DEBIAN_FAQ, DEBIAN_REFERENCE, require
+from bench.perf_data import print_steps, timed_graph
 from embedloop.config import load_settings
 
 

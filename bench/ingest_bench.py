@@ -4,20 +4,16 @@ Default tree: the PostgreSQL 15 manual (HTML) from Debian's postgresql-doc-15 pa
 (`apt-get install postgresql-doc-15`). Prints docs/s, chunks/s and the cost of a no-op
 re-run relative to the first run. Runs the real assets in-process on a fresh warehouse.
 
-    python bench/ingest_bench.py [--docs DIR] [--include '**/*.html']
+    python -m bench.ingest_bench [--docs DIR] [--include '**/*.html']
 """
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import docs_arguments, materialize, write_docs_config
-
 from assets.ingestion import document_chunks, ingest_documents
+from bench.common import docs_arguments, materialize, write_docs_config
 
 
 def main() -> None:

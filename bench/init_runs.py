@@ -13,7 +13,7 @@ base model, so it is also what every ``init: base`` run trains (same data, same 
 seed): ``--modes production`` alone measures both, at a third of the cost. Production only
 moves when the gate promotes, so on a budget this small pass a lenient gate (``--set``).
 
-    python bench/debian_faq_bench.py --max-steps 38 --work-dir W     # once, first
+    python -m bench.debian_faq_bench --max-steps 38 --work-dir W     # once, first
     python -m bench.init_runs --bench debian-faq --work-dir W [--runs 3] [--max-steps 12]
 """
 

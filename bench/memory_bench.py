@@ -7,19 +7,16 @@ metadata of ``embedloop.memory``) and how much it grew against the growth in chu
 Training runs ``--max-steps`` steps with the default settings otherwise (the batch is what
 sizes its memory, not the corpus).
 
-    python bench/memory_bench.py [--chunks 200] [--max-steps 2] [--work-dir DIR]
+    python -m bench.memory_bench [--chunks 200] [--max-steps 2] [--work-dir DIR]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from perf_data import grow_corpus, print_steps, step_table, timed_graph, write_config
+from bench.perf_data import grow_corpus, print_steps, step_table, timed_graph, write_config
 
 
 def run_size(work: Path, chunks: int, max_steps: int, seq: int | None) -> tuple[int, dict]:

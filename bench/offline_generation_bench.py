@@ -5,7 +5,7 @@ process: start-up is the wall time for a single chunk (the old path starts a for
 its step workers each run), throughput is chunks per second over the whole corpus. Prints
 both and the old/new ratio. The target: the new path's fixed start-up under 3 s.
 
-    python bench/offline_generation_bench.py [--modules argparse,json,...]
+    python -m bench.offline_generation_bench [--modules argparse,json,...]
 """
 
 from __future__ import annotations
@@ -20,15 +20,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = os.environ.get("HF_HUB_OFFLINE", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 # isort: off
 # The old path needs distilabel's fork server, set before anything creates a lock.
 import embedloop.pairs.forkserver  # noqa: F401
 
 # isort: on
-from query_quality_bench import demo_chunks
-
+from bench.query_quality_bench import demo_chunks
 from embedloop.config import SyntheticSettings, load_settings
 from embedloop.pairs.generation import ChunkForGeneration, generate_pairs
 from embedloop.pairs.incremental import section_neighbours
@@ -41,7 +38,8 @@ def old_path(chunks: list[ChunkForGeneration], settings: SyntheticSettings, work
     from distilabel.pipeline import Pipeline
     from distilabel.steps import LoadDataFromDicts
 
-    from embedloop.pairs.distilabel_support import OfflineQueryGenerator, run_pipeline
+    from bench.offline_step import OfflineQueryGenerator
+    from embedloop.pairs.distilabel_support import run_pipeline
 
     rows = [
         {"chunk_id": c.chunk_id, "text": c.text, "heading_path": c.heading_path, "title": c.title}

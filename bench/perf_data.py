@@ -24,8 +24,6 @@ import dagster as dg
 import pandas as pd
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from assets.evaluation import evaluation_sets
 from assets.ingestion import document_chunks, ingest_documents
 from assets.training import embedding_evaluation, finetuned_embedding_model

@@ -10,7 +10,7 @@ the filter uses) and with a plain measure independent of it (``\\w+`` words, sci
 English stop words, no stemming). Then the first 15 queries of the review queue (all
 splits, least certain first: the base model's rank of the positive, descending).
 
-    python bench/query_quality_bench.py [--modules argparse,json,...]
+    python -m bench.query_quality_bench [--modules argparse,json,...]
 """
 
 from __future__ import annotations
@@ -29,8 +29,6 @@ import numpy as np
 import pandas as pd
 
 os.environ["HF_HUB_OFFLINE"] = os.environ.get("HF_HUB_OFFLINE", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from embedloop.chunking.chunker import chunk_document, dedupe_chunks
@@ -182,10 +180,17 @@ def copy_rates(pairs: pd.DataFrame, text: dict[str, str]) -> dict[str, str]:
 def review_queue(pairs: pd.DataFrame, chunks: pd.DataFrame, encoder, cache) -> list[str]:
     """First 15 queries by priority: the base model's rank of the positive, descending."""
     chunk_enc = encode_with_cache(
-        encoder.model, list(chunks["chunk_id"]), list(chunks["text"]), cache, encoder.key
+        encoder.model,
+        list(chunks["chunk_id"]),
+        list(chunks["text"]),
+        cache,
+        encoder.key,
+        role="document",
     )
     keys = [f"q{i}" for i in range(len(pairs))]
-    query_enc = encode_with_cache(encoder.model, keys, list(pairs["query"]), cache, encoder.key)
+    query_enc = encode_with_cache(
+        encoder.model, keys, list(pairs["query"]), cache, encoder.key, role="query"
+    )
     index = {c: i for i, c in enumerate(chunks["chunk_id"])}
     positive = np.array([index[c] for c in pairs["chunk_id"]])
     rank, _ = rank_positives(

@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -39,8 +38,6 @@ import yaml
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from bench.faq_extract import Question, write_question_file
 from embedloop.config import load_settings
 from embedloop.warehouse import DOCUMENT_CHUNKS, SOURCE_DOCUMENTS, TRAINING_SPLITS, read_table

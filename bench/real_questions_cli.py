@@ -1,8 +1,8 @@
 """The command line and the printed report shared by the two real-question benchmarks.
 
 Prints, per Matryoshka dim, nDCG@10 / MRR@10 / Recall@10 of the base and the finetuned
-model on the real questions, the relative change, the targets of issue 10 with PASS/FAIL,
-and beside them the synthetic test split figures the loop itself reported, so the gap
+model on the real questions, the relative change and its paired bootstrap interval, and
+beside them the synthetic test split figures the loop itself reported, so the gap
 between the proxy and reality is visible.
 """
 
@@ -37,19 +37,13 @@ if TYPE_CHECKING:  # imported late: --pipeline-only runs on trees without them
 # The benchmark's inputs, prepared under a work directory: the training source (a
 # `sources` entry), the folder of held-out answer pages and the questions.
 Setup = Callable[[Path], tuple[dict[str, Any], Path, list[Question]]]
-# Relative nDCG@10 gain the finetuned model must reach at every dim, per benchmark.
-MIN_GAIN = {"debian-faq": 0.10, "gitfaq": 0.0}
 # What --base-weights trains: the finetuned model as it is, without an average.
 UNAVERAGED = ["training.base_weight=0", "training.base_weight_choices=[]"]
 SHOWN = ("ndcg@10", "mrr@10", "recall@10")
 
 
-def arguments(name: str, description: str | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog=f"{name}_bench",
-        description=description,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def _run_arguments(parser: argparse.ArgumentParser) -> None:
+    """What to run: the work dir, the training budget and which stages."""
     parser.add_argument(
         "--work-dir",
         type=Path,
@@ -72,6 +66,10 @@ def arguments(name: str, description: str | None) -> argparse.Namespace:
         "--ablation", action="store_true", help="also train once without each offline strategy"
     )
     add_overrides(parser, "filters.round_trip_top_k=10")
+
+
+def _scoring_arguments(parser: argparse.ArgumentParser) -> None:
+    """What to train on and score, and where the figures go."""
     parser.add_argument(
         "--include",
         default=None,
@@ -111,6 +109,16 @@ def arguments(name: str, description: str | None) -> argparse.Namespace:
         help="the earlier protocol: the answer pages in a second warehouse, never trained on",
     )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+
+
+def arguments(name: str, description: str | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog=f"{name}_bench",
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _run_arguments(parser)
+    _scoring_arguments(parser)
     return parser.parse_args()
 
 
@@ -153,26 +161,23 @@ def metric_table(base: Metrics, tuned: Metrics | None, synthetic: dict[int, Any]
     return "\n".join(lines)
 
 
-def targets(name: str, base: SetScores, tuned: SetScores) -> list[str]:
-    """Issue 10's targets on nDCG@10, each with PASS/FAIL, its figures and the paired
-    bootstrap interval of the difference (1,000 resamples over the questions)."""
+def differences(base: SetScores, tuned: SetScores) -> list[str]:
+    """nDCG@10 of the finetuned against the base model per dim, with the relative change and
+    the paired bootstrap interval of the difference (1,000 resamples over the questions); then
+    the finetuned model at 128 dims against the base model at its native dim. Figures only:
+    what counts as enough is the reader's call."""
     from embedloop.evaluation.bootstrap import paired_bootstrap
 
-    gain = MIN_GAIN.get(name, 0.0)
     lines = []
     for dim in sorted(tuned.metrics, reverse=True):
         b, t = base.metrics[dim]["ndcg@10"], tuned.metrics[dim]["ndcg@10"]
-        ok = t >= b * (1 + gain)
         ci = paired_bootstrap(tuned.ndcg[dim], base.ndcg[dim]).describe()
-        lines.append(
-            f"{'PASS' if ok else 'FAIL'}  {dim}-d: finetuned {t:.4f} ≥ base {b:.4f} "
-            f"x {1 + gain:.2f} = {b * (1 + gain):.4f}  ({_relative(t, b):+.1%}; Δ {ci})"
-        )
+        lines.append(f"{dim}-d: finetuned {t:.4f}, base {b:.4f}  ({_relative(t, b):+.1%}; Δ {ci})")
     native, small = max(base.metrics), 128
     if small in tuned.metrics:
         t, b = tuned.metrics[small]["ndcg@10"], base.metrics[native]["ndcg@10"]
         lines.append(
-            f"{'PASS' if t >= b else 'FAIL'}  finetuned {small}-d {t:.4f} ≥ base {native}-d {b:.4f}"
+            f"finetuned {small}-d {t:.4f}, base {native}-d {b:.4f}  ({_relative(t, b):+.1%})"
         )
     return lines
 
@@ -185,8 +190,8 @@ def report(bench: Bench, base: SetScores, tuned: SetScores | None, notes: list[s
         metric_table(base.metrics, tuned.metrics if tuned else None, synthetic_by_dim(bench.meta))
     )
     if tuned:
-        print("\ntargets (nDCG@10):")
-        print("\n".join(targets(bench.name, base, tuned)))
+        print("\nfinetuned against base (nDCG@10):")
+        print("\n".join(differences(base, tuned)))
         evaluation = bench.meta.get("embedding_evaluation", {})
         print(f"\npromotion by the loop: {evaluation.get('stage')} — {evaluation.get('reason')}")
 
@@ -349,7 +354,7 @@ def run(name: str, description: str | None, setup: Setup) -> None:
         print(by_training(bench, question_set(bench, chunks), base, tuned, "\nfinetuned"))
     for other, scores in zip(others, scored, strict=True):
         print(comparison("earlier run", other, scores, base))
-        print("\n".join(targets(bench.name, base, scores)))
+        print("\n".join(differences(base, scores)))
     if args.base_weights and trained:
         from bench.weight_averages import weight_averages  # it imports this module
 

@@ -19,22 +19,20 @@ then merges no feedback) and prints, per step, wall time and peak RSS (the per-s
 
 Training uses the configuration's default budget unless ``--max-steps`` caps it.
 
-    python bench/scale_bench.py --chunks 10000
-    python bench/scale_bench.py --chunks 1000 --max-steps 4     # a quick check
+    python -m bench.scale_bench --chunks 10000
+    python -m bench.scale_bench --chunks 1000 --max-steps 4     # a quick check
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from perf_data import (
+from assets.training_data import training_splits
+from bench.perf_data import (
     GRAPH,
     INGEST,
     TRAINING_DATA,
@@ -44,8 +42,6 @@ from perf_data import (
     timed_graph,
     write_config,
 )
-
-from assets.training_data import training_splits
 from embedloop.config import load_settings
 from embedloop.warehouse import DOCUMENT_CHUNKS
 

@@ -4,19 +4,15 @@ Runs ingestion, the offline generator (with screening), hard-negative mining and
 the PostgreSQL 15 manual (Debian's postgresql-doc-15), then a no-op re-run. Prints pairs/s
 of generation and of mining, and the no-op re-run time.
 
-    python bench/synthetic_bench.py [--docs DIR] [--include '**/*.html']
+    python -m bench.synthetic_bench [--docs DIR] [--include '**/*.html']
 """
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import docs_arguments, materialize, write_docs_config
-
+from bench.common import docs_arguments, materialize, write_docs_config
 from orchestration.definitions import ALL_ASSETS
 
 UP_TO_SPLITS = ("source_documents", "document_chunks", "synthetic_queries", "hard_negatives",

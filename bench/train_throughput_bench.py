@@ -12,8 +12,8 @@ speed-up over the CPU on the same data.
 Pairs: ``--pairs FILE`` (parquet written by ``--export-pairs``), else built from about
 ``--chunks`` chunks of the PostgreSQL manual by the real assets (needs the whole project).
 
-    python bench/train_throughput_bench.py [--steps 4] [--chunks 200] [--seq-length N]
-    python bench/train_throughput_bench.py --device cuda --steps 30 --cpu-steps 3 --pairs F
+    python -m bench.train_throughput_bench [--steps 4] [--chunks 200] [--seq-length N]
+    python -m bench.train_throughput_bench --device cuda --steps 30 --cpu-steps 3 --pairs F
 """
 
 from __future__ import annotations
@@ -30,9 +30,6 @@ import pandas as pd
 import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from embedloop.config import Settings, parse_settings
 from embedloop.memory import measure
 from training.data import train_datasets
@@ -44,8 +41,7 @@ COLUMNS = ["pair_id", "split", "doc_id", "chunk_id", "query", "positive", "negat
 
 def build_pairs(chunks: int, work: Path) -> pd.DataFrame:
     """candidate_pairs of a fresh run over ~``chunks`` chunks (the real assets)."""
-    from perf_data import TRAINING_DATA, grow_corpus, materialize, read_frames, write_config
-
+    from bench.perf_data import TRAINING_DATA, grow_corpus, materialize, read_frames, write_config
     from embedloop.warehouse import CANDIDATE_PAIRS
 
     config = write_config(work)

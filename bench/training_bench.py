@@ -8,7 +8,7 @@ Corpus: the git manual (Debian's git-doc, HTML) without gitfaq.html. Two evaluat
 Also compares training samples/s of the pipeline with a plain sentence-transformers script
 on the same data and settings (the orchestration overhead).
 
-    python bench/training_bench.py [--max-steps 150] [--plain-steps 30] [--data-dir DIR]
+    python -m bench.training_bench [--max-steps 150] [--plain-steps 30] [--data-dir DIR]
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ import yaml
 from bs4 import BeautifulSoup
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from embedloop.chunking.chunker import HFTokenCounter, chunk_document
 from embedloop.config import load_settings
 from embedloop.metrics import PRIMARY
@@ -123,6 +121,15 @@ def main() -> None:
     if not (GIT_DOC / "gitfaq.html").is_file():
         sys.exit("git-doc not found: apt-get install git-doc")
 
+    config = write_config(args)
+    started = time.perf_counter()
+    meta = run_pipeline(config)
+    wall = time.perf_counter() - started
+    report(config, meta, wall, args)
+
+
+def write_config(args: argparse.Namespace) -> Path:
+    """The bench's embedloop.yaml: the git manual less gitfaq(7), a fixed step budget."""
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="embedloop-bench-"))
     config = data_dir / "embedloop.yaml"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -141,18 +148,26 @@ def main() -> None:
             }
         )
     )
-    started = time.perf_counter()
+    return config
+
+
+def run_pipeline(config: Path) -> dict[str, dict]:
+    """The whole job in process; each asset's materialization metadata by asset name."""
     defs = build_definitions(config)
     result = defs.resolve_job_def("embedloop_job").execute_in_process(
         run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
     )
-    wall = time.perf_counter() - started
     meta = {}
     for event in result.get_asset_materialization_events():
         mat = event.step_materialization_data.materialization
         meta[mat.asset_key.to_user_string()] = {k: v.value for k, v in mat.metadata.items()}
     if not result.success:
         sys.exit("pipeline failed; see the Dagster logs")
+    return meta
+
+
+def report(config: Path, meta: dict[str, dict], wall: float, args: argparse.Namespace) -> None:
+    """The pipeline's own figures beside base and finetuned on gitfaq(7)'s questions."""
     train, evaluation = meta["finetuned_embedding_model"], meta["embedding_evaluation"]
 
     from sentence_transformers import SentenceTransformer

@@ -12,7 +12,7 @@ headless through Playwright, and saves:
     argilla_sign_in.png       Argilla's sign-in form, filled in
     argilla_annotation.png    the review dataset's annotation view
 
-    .venv/bin/python bench/ui_screenshots.py [--out bench/out/ui] [--data-dir DIR]
+    python -m bench.ui_screenshots [--out bench/out/ui] [--data-dir DIR]
 
 Without --data-dir it uses bench/out/ui-data and, the first time, runs `embedloop run`
 there on a small config (two stdlib modules, 12 training steps: minutes on a CPU). With
@@ -26,8 +26,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import ui_pages, ui_stack
 from embedloop.config import load_settings

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from bench.answer_pages import by_training
 from bench.real_questions import Bench, corpus_chunks, evaluate, load_model, question_set
-from bench.real_questions_cli import metric_table, targets
+from bench.real_questions_cli import differences, metric_table
 from embedloop.config import TrainingSettings, load_settings
 from embedloop.evaluation.bootstrap import paired_bootstrap
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 def weight_averages(
     bench: Bench, trained: str, weights: list[float], base: SetScores, tuned: SetScores | None
 ) -> list[str]:
-    """Each share's figures and targets, then the share chosen by halves."""
+    """Each share's figures against the base model, then the share chosen by halves."""
     from training.averaging import average_with_base
 
     settings = load_settings(bench.train_config)
@@ -56,7 +56,7 @@ def weight_averages(
         scores = by_weight[weight] = evaluate(model, questions, corpus, dims)
         lines.append(f"\nbase_weight {weight:g} (finetuned share {1 - weight:g}):")
         lines.append(metric_table(base.metrics, scores.metrics, {}))
-        lines += targets(bench.name, base, scores)
+        lines += differences(base, scores)
         lines.append(by_training(bench, questions, base, scores, f"w={weight:g}"))
     # The run trained with base_weight 0 (UNAVERAGED): the rule's default is the product's.
     default = TrainingSettings()

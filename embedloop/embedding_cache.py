@@ -7,6 +7,7 @@ or query whose text did not change is never encoded twice by the same model.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from embedloop.encoders import encode
+from embedloop.encoders import Role, encode
 from embedloop.progress import progress
 from embedloop.warehouse import EMBEDDING_CACHE
 
@@ -27,7 +28,10 @@ def text_hash(text: str) -> str:
 
 
 def model_key(model_path: str) -> str:
-    """Identify a model by its weights, so a re-exported copy hits the same cache."""
+    """Identify a model by its weights, so a re-exported copy hits the same cache.
+
+    A model with query or passage prompts is keyed by them too: the same weights encode
+    ``query: x`` to another vector than ``x``."""
     path = Path(model_path)
     weights = sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin"))
     if weights:
@@ -37,8 +41,24 @@ def model_key(model_path: str) -> str:
             digest.update(str(file.stat().st_size).encode())
             with file.open("rb") as f:
                 digest.update(f.read(1 << 20))  # the first MiB is distinctive enough
+        prompts = model_prompts(path)
+        if prompts:
+            digest.update(json.dumps(prompts, sort_keys=True).encode())
         return digest.hexdigest()[:16]
     return hashlib.sha256(model_path.encode()).hexdigest()[:16]
+
+
+def model_prompts(path: Path) -> dict[str, str]:
+    """The non-empty prompts a saved sentence-transformers model applies (``prompts`` of its
+    config_sentence_transformers.json); {} for none or no readable config."""
+    try:
+        config = json.loads((path / "config_sentence_transformers.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    prompts = config.get("prompts") if isinstance(config, dict) else None
+    if not isinstance(prompts, dict):
+        return {}
+    return {str(k): str(v) for k, v in prompts.items() if v}
 
 
 @dataclass
@@ -56,10 +76,14 @@ def encode_with_cache(
     model_id: str,
     batch_size: int = 64,
     what: str = "texts",
+    *,
+    role: Role,
 ) -> Encoded:
     """Embeddings for ``texts``, from ``cache`` where the key, text and model match.
 
-    ``model_id`` names the model *and* backend (``embedloop.encoders.encoder_key``).
+    ``model_id`` names the model *and* backend (``embedloop.encoders.encoder_key``);
+    ``role`` says whether the texts are queries or passages (``embedloop.encoders.encode``).
+    Keys of the two roles never meet: queries are keyed by pair, passages by chunk.
     """
     hashes = [text_hash(t) for t in texts]
     usable = cache[cache["model_key"] == model_id]
@@ -74,7 +98,7 @@ def encode_with_cache(
             if matrix is None:
                 matrix = np.empty((len(keys), vector.shape[0]), dtype=np.float32)
             matrix[i] = vector
-    matrix = _encode_missing(model, texts, missing, matrix, len(keys), batch_size, what)
+    matrix = _encode_missing(model, texts, missing, matrix, len(keys), batch_size, what, role)
     blobs = [row.tobytes() for row in matrix]
     return Encoded(
         vectors=matrix,
@@ -94,6 +118,7 @@ def _encode_missing(
     n: int,
     batch_size: int,
     what: str,
+    role: Role,
 ) -> np.ndarray:
     """Encode ``texts[missing]`` into rows of ``matrix`` (allocated here if None).
 
@@ -106,7 +131,7 @@ def _encode_missing(
     with progress(f"encoding {what}", len(missing), "texts") as tracker:
         for start in range(0, len(missing), block):
             part = missing[start : start + block]
-            vectors = encode(model, [texts[i] for i in part], batch_size)
+            vectors = encode(model, [texts[i] for i in part], batch_size, role=role)
             if matrix is None:
                 matrix = np.empty((n, vectors.shape[1]), dtype=np.float32)
             matrix[part] = vectors

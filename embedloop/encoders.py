@@ -25,16 +25,18 @@ import importlib.util
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 import torch
 
+from embedloop.config import ModelBackend
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-Backend = Literal["auto", "torch", "openvino", "torch-int8"]
-BACKENDS: tuple[str, ...] = ("auto", "torch", "openvino", "torch-int8")
+# The one list of backends is the ``model.backend`` setting's type in embedloop.config.
+BACKENDS: tuple[str, ...] = get_args(ModelBackend)
 # Backends that replace the torch module; they run on the CPU only.
 CPU_BACKENDS = ("openvino", "torch-int8")
 
@@ -83,9 +85,22 @@ def with_backend(
     return converted
 
 
-def encode(model: Any, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-    """L2-normalized float32 embeddings, (len(texts), dim): the pipeline's one encode call."""
-    vectors = model.encode(
+# What a text is to the model: a query people type, or a passage (chunk) it is matched to.
+Role = Literal["query", "document"]
+
+
+def encode(model: Any, texts: Sequence[str], batch_size: int = 64, *, role: Role) -> np.ndarray:
+    """L2-normalized float32 embeddings, (len(texts), dim): the pipeline's one encode call.
+
+    Queries go through ``encode_query``, passages through ``encode_document``, as the
+    evaluation (and sentence-transformers' evaluators) encode them: for a model with query
+    and passage prompts (e5, bge, nomic) mining, review vectors, search and the index then
+    use the vectors the promotion gate measured. Without prompts both equal ``encode``.
+    """
+    if role not in ("query", "document"):
+        raise ValueError(f"role must be 'query' or 'document', not {role!r}")
+    method = model.encode_query if role == "query" else model.encode_document
+    vectors = method(
         list(texts),
         batch_size=batch_size,
         normalize_embeddings=True,
@@ -140,6 +155,12 @@ def _convert(hf_model: Any) -> Any:
         example["token_type_ids"] = torch.zeros((2, 8), dtype=torch.long)
     with torch.no_grad(), _no_telemetry():
         return ov.convert_model(hf_model.eval(), example_input=example)
+
+
+def convert_to_openvino(hf_model: Any) -> Any:
+    """A Hugging Face encoder as an OpenVINO model (``openvino.save_model`` writes it):
+    the graph the ``openvino`` backend runs, for `embedloop export-model --openvino`."""
+    return _convert(hf_model)
 
 
 @contextmanager

@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 
 from embedloop.config import HardNegativeSettings
-from embedloop.embedding_cache import encode_with_cache
+from embedloop.embedding_cache import Encoded, encode_with_cache
 from embedloop.warehouse import EMBEDDING_CACHE, HARD_NEGATIVES, PAIR_RETRIEVAL
 
 
@@ -119,6 +119,27 @@ class MinedTables:
     texts_encoded: int
 
 
+def _encode_by_role(
+    model: object,
+    model_id: str,
+    chunks: pd.DataFrame,
+    pairs: pd.DataFrame,
+    cache: pd.DataFrame,
+    settings: HardNegativeSettings,
+) -> tuple[Encoded, Encoded]:
+    """Chunks as passages (encode_document), queries as queries (encode_query)."""
+    batch = settings.batch_size
+    chunk_enc = encode_with_cache(
+        model, list(chunks["chunk_id"]), list(chunks["text"]), cache, model_id, batch,
+        "chunks", role="document",
+    )  # fmt: skip
+    query_enc = encode_with_cache(
+        model, list(pairs["pair_id"]), list(pairs["query"]), cache, model_id, batch,
+        "queries", role="query",
+    )  # fmt: skip
+    return chunk_enc, query_enc
+
+
 def mine_pairs(
     model: object,
     model_id: str,
@@ -128,13 +149,7 @@ def mine_pairs(
     settings: HardNegativeSettings,
 ) -> MinedTables:
     """Encode chunks and queries (reusing ``cache``) and mine negatives for every pair."""
-    batch = settings.batch_size
-    chunk_enc = encode_with_cache(
-        model, list(chunks["chunk_id"]), list(chunks["text"]), cache, model_id, batch, "chunks"
-    )
-    query_enc = encode_with_cache(
-        model, list(pairs["pair_id"]), list(pairs["query"]), cache, model_id, batch, "queries"
-    )
+    chunk_enc, query_enc = _encode_by_role(model, model_id, chunks, pairs, cache, settings)
     index = {cid: i for i, cid in enumerate(chunks["chunk_id"])}
     sections = (chunks["doc_id"] + "\x1f" + chunks["heading_path"]).tolist()
     mined = mine(

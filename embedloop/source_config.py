@@ -114,33 +114,54 @@ SourceName = Annotated[str, AfterValidator(check_source_name)]
 
 
 class _SourceBase(Strict):
-    name: SourceName
-    include: list[str] = ["**/*"]
-    exclude: list[str] = []
+    name: SourceName = Field(
+        description="Unique name of the source (letters, digits, '.', '_', '-'); documents "
+        "and splits refer to it."
+    )
+    include: list[str] = Field(
+        default=["**/*"],
+        description="Glob patterns of the files to read, matched against the whole path "
+        "relative to the source's root: * and ? within a folder, **/ across folders.",
+    )
+    exclude: list[str] = Field(
+        default=[], description="Glob patterns of files to leave out, even when included."
+    )
 
 
 class LocalSource(_SourceBase):
     """A directory on this machine; relative paths resolve against the config file."""
 
     kind: Literal["local"]
-    path: Path
+    path: Path = Field(
+        description="The directory of .md/.mdx/.rst/.html/.txt/.ipynb files; relative to the "
+        "config file."
+    )
 
 
 class GitSource(_SourceBase):
     """A git repository, cloned once into the cache and fetched on later runs."""
 
     kind: Literal["git"]
-    url: Annotated[str, AfterValidator(check_git_url)]
-    ref: Annotated[str, AfterValidator(_git_ref)] = "HEAD"
-    subpath: str = ""
+    url: Annotated[str, AfterValidator(check_git_url)] = Field(
+        description="Clone URL (https, ssh, git or file); cloned into <data_dir>/cache/git/<name>."
+    )
+    ref: Annotated[str, AfterValidator(_git_ref)] = Field(
+        default="HEAD", description="Branch, tag or commit to read."
+    )
+    subpath: str = Field(
+        default="", description="Folder of the repository that holds the docs ('' = all of it)."
+    )
 
 
 class PythonStdlibSource(Strict):
     """The offline sample: docstrings of the running Python's standard library."""
 
     kind: Literal["python_stdlib"]
-    name: SourceName = "python-stdlib"
-    modules: list[str] = list(DEFAULT_STDLIB_MODULES)
+    name: SourceName = Field(default="python-stdlib", description="Unique name of the source.")
+    modules: list[str] = Field(
+        default=list(DEFAULT_STDLIB_MODULES),
+        description="Modules whose docstrings are read (default: about 35 common ones).",
+    )
 
 
 SourceConfig = Annotated[LocalSource | GitSource | PythonStdlibSource, Field(discriminator="kind")]

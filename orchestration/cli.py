@@ -1,8 +1,9 @@
 """``embedloop``: run the pipeline, export a model or try a search, without the UI.
 
 embedloop run [--wait] [--verbose] [--config FILE]
-embedloop export-model --stage production|latest --to DIR [--config FILE]
-embedloop search "question" [--k 5] [--config FILE]
+embedloop export-model --stage production|latest --to DIR [--openvino] [--config FILE]
+embedloop search "question" [--k 5] [--dim D] [--config FILE]
+embedloop serve [--host H] [--port P] [--config FILE]
 embedloop lineage [VERSION] [--json] / embedloop rollback VERSION --reason WHY [--by NAME]
 embedloop preview-queries PATH [--n 20] [--config FILE]
 embedloop evaluate --model DIR|production|base --questions FILE [--config FILE]
@@ -15,6 +16,7 @@ import shutil
 import sys
 import warnings
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 
 import dagster as dg
@@ -22,6 +24,27 @@ import dagster as dg
 from embedloop.config import CONFIG_ENV_VAR, ConfigError, Settings, load_settings
 from embedloop.progress import show_bars
 from orchestration.cli_lineage import add_commands as add_lineage_commands
+from orchestration.cli_serving import ServingError
+from orchestration.cli_serving import add_commands as add_serving_commands
+
+# What `embedloop COMMAND --help` says about each command, above its arguments.
+DESCRIPTIONS = {
+    "run": "Materialize the whole asset graph in this process: ingest, generate pairs, publish "
+    "for review, train, evaluate and gate. Prints a line per step and a summary; with "
+    "$DAGSTER_HOME set the run is recorded where the Dagster UI shows it.",
+    "export-model": "Write the production model (or the newest version) to a directory that "
+    "sentence-transformers loads, optionally with an OpenVINO copy for serving.",
+    "preview-queries": "Parse and chunk one document file as ingestion would, then print the "
+    "synthetic queries the configured generator makes for it. Writes nothing.",
+    "evaluate": "Score a model on a file of real questions (CSV or JSONL: the question and "
+    "where its answer is) against the ingested corpus, and print its metrics per dim.",
+    "lineage": "Print where a model version came from: the Dagster run, the data snapshot, the "
+    "review feedback and the evaluation that promoted (or held) it.",
+    "rollback": "Make an older model version production again, recorded in ZenML and in the "
+    "Dagster run log with the reason and who did it.",
+    "search": "Retrieve the best chunks for a question from the production index.",
+    "serve": "Serve the search API (FastAPI on uvicorn) over the production index.",
+}
 
 
 class CliError(RuntimeError):
@@ -29,14 +52,15 @@ class CliError(RuntimeError):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args = _parser().parse_args(argv)
     try:
         if args.config:
             os.environ[CONFIG_ENV_VAR] = str(Path(args.config).resolve())
         settings = load_settings(args.config)
+        if settings.model.offline:  # only when asked: a hub model id downloads otherwise
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
         return int(args.handler(args, settings) or 0)
-    except (ConfigError, CliError) as err:
+    except (ConfigError, CliError, ServingError) as err:
         print(f"embedloop: {err}", file=sys.stderr)
         return 2
 
@@ -45,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="embedloop", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--config", help=f"config file (default: ${CONFIG_ENV_VAR} or ./embedloop.yaml)"
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {metadata.version('embedloop')}"
     )
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
@@ -60,14 +87,17 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
 
     export = sub.add_parser("export-model", help="write a model directory")
-    export.add_argument("--stage", choices=["production", "latest"], default="production")
+    export.add_argument(
+        "--stage",
+        choices=["production", "latest"],
+        default="production",
+        help="the production model or the newest version (default: production)",
+    )
     export.add_argument("--to", required=True, type=Path, help="target directory")
+    export.add_argument(
+        "--openvino", action="store_true", help="also write an OpenVINO copy for serving"
+    )
     export.set_defaults(handler=_export)
-
-    search = sub.add_parser("search", help="retrieve chunks with the production model")
-    search.add_argument("question")
-    search.add_argument("--k", type=int, default=5)
-    search.set_defaults(handler=_search)
 
     preview = sub.add_parser(
         "preview-queries", help="print the pairs the generator makes for one document file"
@@ -82,8 +112,11 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     evaluate.set_defaults(handler=_evaluate)
     add_lineage_commands(sub)  # lineage, rollback (orchestration/cli_lineage.py)
-    for p in (run, export, search):
+    add_serving_commands(sub)  # search, serve (orchestration/cli_serving.py)
+    for p in (run, export):
         p.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    for name, command in sub.choices.items():
+        command.description = DESCRIPTIONS.get(name, command.description)
     return parser
 
 
@@ -161,25 +194,12 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError(f"{target} exists and is not empty")
     existed = target.exists()
     try:
-        version = export_model_version(settings, args.stage, target)
+        version = export_model_version(settings, args.stage, target, openvino=args.openvino)
     except LookupError as err:
         if not existed:  # remove only what this command created
             shutil.rmtree(target, ignore_errors=True)
         raise CliError(str(err)) from None
     print(f"exported {settings.training.model_name} version {version} ({args.stage}) to {target}")
-    return 0
-
-
-def _search(args: argparse.Namespace, settings: Settings) -> int:
-    from embedloop.search import search_chunks
-
-    try:
-        hits = search_chunks(settings, args.question, k=args.k)
-    except LookupError as err:
-        raise CliError(str(err)) from None
-    for rank, hit in enumerate(hits, start=1):
-        print(f"{rank}. [{hit.score:.3f}] {hit.heading_path or hit.doc_id}  ({hit.doc_id})")
-        print("   " + " ".join(hit.text.split())[:300])
     return 0
 
 

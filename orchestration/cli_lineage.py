@@ -33,7 +33,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     lineage.set_defaults(handler=_lineage)
 
     rollback = sub.add_parser("rollback", help="make an older model version production again")
-    rollback.add_argument("version", type=int)
+    rollback.add_argument("version", type=int, help="the model version to put back")
     rollback.add_argument("--reason", required=True, help="why (kept with the version)")
     rollback.add_argument("--by", default="", help="who (default: your user name)")
     rollback.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)

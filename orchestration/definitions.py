@@ -15,15 +15,17 @@ from assets.human_feedback import (
     human_questions,
 )
 from assets.ingestion import document_chunks, ingest_documents
+from assets.serving import production_index
 from assets.sources import documentation_sources
 from assets.training import embedding_evaluation, finetuned_embedding_model
 from assets.training_data import candidate_pairs, hard_negatives, synthetic_queries, training_splits
 from embedloop.config import config_path, load_settings
 from orchestration.jobs import ALL_JOBS
 from orchestration.resources import build_resources
-from orchestration.rollback import rollback_job
+from orchestration.rollback import index_after_rollback_sensor, production_index_job, rollback_job
 from orchestration.schedules import build_refresh_schedule
 from orchestration.sensors import build_feedback_sensor
+from orchestration.source_automation import build_source_automation_sensor, with_source_automation
 from orchestration.source_sensor import build_source_sensor
 from quality.checks import ALL_CHECKS
 
@@ -41,6 +43,7 @@ ALL_ASSETS = [
     finetuned_embedding_model,
     evaluation_sets,
     embedding_evaluation,
+    production_index,
 ]
 
 
@@ -57,11 +60,17 @@ def build_definitions(
     settings = load_settings(config_file or config_path())
     return dg.Definitions(
         # The sources are observed (by the source sensor), not built.
-        assets=[documentation_sources, *ALL_ASSETS],
+        # What a source change rebuilds is declarative automation (source_automation).
+        assets=[documentation_sources, *with_source_automation(ALL_ASSETS)],
         asset_checks=ALL_CHECKS,
-        jobs=[*ALL_JOBS, rollback_job],
+        jobs=[*ALL_JOBS, rollback_job, production_index_job],
         schedules=[build_refresh_schedule(settings)],
-        sensors=[build_feedback_sensor(settings), build_source_sensor(settings)],
+        sensors=[
+            build_feedback_sensor(settings),
+            build_source_sensor(settings),
+            build_source_automation_sensor(settings),
+            index_after_rollback_sensor,
+        ],
         resources=build_resources(config_file, wait_for_lock=wait_for_lock),
         # Steps run one after the other in the run's process: DuckDB admits one writing
         # process at a time, and distilabel pipelines must start from a main thread.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.evaluation import GROUP as TRAINING_GROUP
+
 ingestion_job = dg.define_asset_job(
     "ingestion_job",
     selection=dg.AssetSelection.groups("ingestion"),
@@ -18,7 +20,7 @@ training_data_job = dg.define_asset_job(
 
 training_job = dg.define_asset_job(
     "training_job",
-    selection=dg.AssetSelection.groups("training"),
+    selection=dg.AssetSelection.groups(TRAINING_GROUP),
     description="Finetune a new model version in ZenML and evaluate it against the base model.",
 )
 
@@ -43,14 +45,14 @@ all_assets_job = dg.define_asset_job(
 )
 
 # Everything below the sources except training: what a source change may refresh without a
-# person or the feedback sensor deciding to train (orchestration/source_sensor.py).
-REFRESH_SCOPE = dg.AssetSelection.all() - dg.AssetSelection.groups("training")
+# person or the feedback sensor deciding to train (orchestration/source_automation.py).
+REFRESH_SCOPE = dg.AssetSelection.all() - dg.AssetSelection.groups(TRAINING_GROUP)
 
 source_refresh_job = dg.define_asset_job(
     "source_refresh_job",
     selection=REFRESH_SCOPE,
     description="Re-ingest the sources and rebuild what they feed, up to the Argilla datasets "
-    "(the daily schedule runs it whole; source_change_sensor runs only the stale part).",
+    "(the daily schedule runs it whole; source_automation_sensor only what changed).",
 )
 
 ALL_JOBS = [

@@ -22,6 +22,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from embedloop.config import Settings, config_path, load_settings
+from embedloop.index.build import IndexTarget
 from embedloop.pairs.credentials import LLMCredentials
 from embedloop.review.argilla_io import (
     ARGILLA_API_KEY_ENV,
@@ -29,6 +30,7 @@ from embedloop.review.argilla_io import (
     ArgillaUnavailable,
 )
 from embedloop.run_lock import run_lock
+from embedloop.serving_config import INDEX_URL_ENV
 from embedloop.warehouse import CONNECTION_CONFIG
 from training.runner import ZenMLTraining
 
@@ -94,6 +96,17 @@ class ZenMLResource(dg.ConfigurableResource):
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[ZenMLTraining]:
         with _run_locked(self.config_file, context, self.wait_for_lock):
             yield ZenMLTraining(self.config_file)
+
+
+class VectorIndexResource(dg.ConfigurableResource):
+    """The production index's database: a PostgreSQL server with pgvector
+    (``postgres_url``, from $EMBEDLOOP_INDEX_URL: it carries a password), or, without one,
+    the embedded DuckDB file under the data directory."""
+
+    postgres_url: str | None = None
+
+    def create_resource(self, context: dg.InitResourceContext) -> IndexTarget:
+        return IndexTarget(self.postgres_url or None)
 
 
 # The local stack (`make argilla-up`, services/argilla) keeps its owner's credentials in this
@@ -195,5 +208,8 @@ def build_resources(
         ),
         "llm": LLMResource(
             api_key=dg.EnvVar(LLM_API_KEY_ENV) if os.environ.get(LLM_API_KEY_ENV) else None
+        ),
+        "vector_index": VectorIndexResource(
+            postgres_url=dg.EnvVar(INDEX_URL_ENV) if os.environ.get(INDEX_URL_ENV) else None
         ),
     }

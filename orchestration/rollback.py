@@ -58,3 +58,25 @@ def rollback_model(
 )
 def rollback_job() -> None:
     rollback_model()
+
+
+# A rollback changes production without materializing any asset, so the eager automation
+# of production_index cannot see it: this job and sensor rebuild the index after one.
+production_index_job = dg.define_asset_job(
+    "production_index_job",
+    selection=dg.AssetSelection.assets("production_index"),
+    description="Bring the production index up to the production model and the chunks.",
+)
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[rollback_job],
+    request_job=production_index_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="After a successful rollback, rebuild the production index with the model "
+    "that is production again.",
+)
+def index_after_rollback_sensor(context: dg.RunStatusSensorContext) -> dg.RunRequest:
+    run_id = context.dagster_run.run_id
+    return dg.RunRequest(run_key=f"rollback:{run_id}", tags={"embedloop/trigger": "rollback"})

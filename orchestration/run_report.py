@@ -135,6 +135,8 @@ def summary_rows(metadata: Mapping[str, Mapping[str, Any]]) -> list[list[str]]:
         rows.append(["why", str(evaluation.get("reason", ""))])
     if evaluation.get("primary_set") == "synthetic":
         rows.append(["judged on", GENERATED_ONLY])
+    add("search index: chunks", "production_index", "dagster/row_count")
+    add("search index: model version", "production_index", "model_version")
     return rows
 
 

@@ -21,7 +21,6 @@ from embedloop.splits import SPLITS
 from embedloop.warehouse import (
     DOCUMENT_CHUNKS,
     EVALUATION_QUERIES,
-    HUMAN_EVAL,
     TRAINING_SPLITS,
     read_table,
 )
@@ -59,6 +58,15 @@ def read_pairs_and_corpus(settings: Settings) -> tuple[pd.DataFrame, pd.DataFram
 
 
 def split_frame(pairs: pd.DataFrame, split: str) -> pd.DataFrame:
+    """The rows of one split.
+
+    Args:
+        pairs: ``training_splits`` rows.
+        split: ``train``, ``validation`` or ``test``.
+
+    Returns:
+        Those rows, re-indexed from 0.
+    """
     return pairs[pairs["split"] == split].reset_index(drop=True)
 
 
@@ -112,6 +120,15 @@ def training_frame(
 
 
 def require_rows(frame: pd.DataFrame, what: str) -> None:
+    """Refuse to train on nothing.
+
+    Args:
+        frame: The table read.
+        what: How the error names it.
+
+    Raises:
+        ValueError: When ``frame`` is empty.
+    """
     if frame.empty:
         raise ValueError(f"{what} is empty: materialize training_splits first")
 
@@ -191,16 +208,6 @@ def ir_inputs(split_pairs: pd.DataFrame, corpus: pd.DataFrame) -> IRInputs:
             restored += 1
     notes = [f"{restored} relevant chunks were missing from the corpus"] if restored else []
     return IRInputs(queries, docs, relevant, restored_chunks=restored, notes=notes)
-
-
-def read_human_eval(settings: Settings) -> pd.DataFrame | None:
-    """Human-validated (query, chunk_id) rows from table ``human_eval``, or None if absent."""
-    with _connect(settings.warehouse_path) as conn:
-        frame = read_table(conn, HUMAN_EVAL)[["query", "chunk_id"]]
-    if frame.empty:
-        return None
-    # positive = "" keeps the ir_inputs() contract; a missing chunk cannot be restored.
-    return frame.assign(positive="").sort_values(["query", "chunk_id"]).reset_index(drop=True)
 
 
 def read_evaluation_data(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -23,14 +23,24 @@ MARKER = "embedloop_model.json"
 
 
 def models_dir(settings: Settings) -> Path:
+    """Where exported models live: ``<data_dir>/models``."""
     return settings.data_dir / "models"
 
 
 def version_dir(settings: Settings, number: int) -> Path:
+    """The export directory of one model version: ``<data_dir>/models/<number>``."""
     return models_dir(settings) / str(number)
 
 
 def read_marker(directory: Path) -> dict[str, Any] | None:
+    """What an exported model directory says it holds.
+
+    Args:
+        directory: An export directory.
+
+    Returns:
+        Its marker (version, stage, source), or None when absent or unreadable.
+    """
     try:
         return json.loads((directory / MARKER).read_text(encoding="utf-8"))
     except (OSError, ValueError):

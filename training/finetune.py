@@ -39,7 +39,7 @@ from sentence_transformers.sentence_transformer.losses import (
 from transformers import PrinterCallback, TrainerCallback
 
 from embedloop.config import Settings, TrainingSettings
-from embedloop.models import pick_device, production_dir
+from embedloop.models import hub_offline, load_sentence_transformer, pick_device, production_dir
 from embedloop.progress import Progress, progress
 from training.averaging import average_with_base, choose_base_weight
 from training.budget import budget_metadata, time_budget
@@ -82,11 +82,12 @@ def finetune(
     validation: pd.DataFrame,
     corpus: pd.DataFrame,
 ) -> FinetuneResult:
+    """Finetune the start model on ``train``, pick a checkpoint on ``validation``, average."""
     ts = settings.training
     device = pick_device()
     base_model = settings.model.resolved_base_model()
     init_path, init = initial_model(settings)
-    model, native_dim = _load_base(init_path, device, ts.max_seq_length)
+    model, native_dim = _load_base(init_path, device, ts.max_seq_length, hub_offline(settings))
     dims = matryoshka_dims(ts.matryoshka_dims, native_dim)
     loss, inner = build_loss(model, settings, dims, device)
     train_data = train_datasets(train, ts.use_hard_negatives, ts.batch_size)
@@ -162,16 +163,18 @@ def _average_with_base(
 ) -> None:
     """Serve the chosen checkpoint averaged with the base model, at the configured share or
     the one written validation questions choose; the share and why go to the metadata."""
-    base, _ = _load_base(base_model, device, ts.max_seq_length)
+    base, _ = _load_base(base_model, device, ts.max_seq_length, hub_offline())
     choice = choose_base_weight(result.model, base, validation, corpus, ts)
     result.model = average_with_base(result.model, base, choice.weight)
     result.base_weight = choice.as_metadata()
     result.hyperparameters.update(result.base_weight)
 
 
-def _load_base(path: str, device: str, max_seq_length: int | None) -> tuple[Any, int]:
+def _load_base(
+    path: str, device: str, max_seq_length: int | None, offline: bool
+) -> tuple[Any, int]:
     """The model to finetune, and its native embedding dimension."""
-    model = SentenceTransformer(path, device=device, local_files_only=True)
+    model = load_sentence_transformer(path, device, offline)
     if max_seq_length:
         model.max_seq_length = max_seq_length
     native_dim = model.get_embedding_dimension()

@@ -33,7 +33,15 @@ STEP_OPERATOR_ENV = "EMBEDLOOP_STEP_OPERATOR"
 
 @pipeline(enable_cache=False, execution_mode=ExecutionMode.FAIL_FAST)
 def finetune_embeddings(config_file: str, dagster_run_id: Optional[str] = None) -> None:  # noqa: UP045
-    """Train one new version of the project's ZenML Model (set with ``with_options``)."""
+    """Train one new version of the project's ZenML Model (set with ``with_options``).
+
+    load_training_data → train_model; the training step goes to the step operator named by
+    ``$EMBEDLOOP_STEP_OPERATOR`` when it is set (e.g. one with a GPU).
+
+    Args:
+        config_file: Path of the embedloop.yaml the run uses.
+        dagster_run_id: The Dagster run that launched it, recorded for lineage.
+    """
     train, validation, corpus, snapshot = load_training_data(config_file=config_file)
     trainer = train_model
     if operator := os.environ.get(STEP_OPERATOR_ENV):
@@ -49,6 +57,15 @@ def finetune_embeddings(config_file: str, dagster_run_id: Optional[str] = None) 
 
 
 def production_version(client: Client, model_name: str) -> ModelVersionResponse | None:
+    """The ZenML Model's production version.
+
+    Args:
+        client: The ZenML client of the configured store.
+        model_name: The ZenML Model.
+
+    Returns:
+        The version in stage production, or None when there is none.
+    """
     try:
         return client.get_model_version(model_name, ModelStages.PRODUCTION)
     except KeyError:
@@ -60,6 +77,17 @@ def incumbent_for(client: Client, model_name: str, candidate: ModelVersionRespon
 
     Not the candidate itself (re-evaluating production compares it with the base model),
     and not a production version without a model artifact.
+
+    Args:
+        client: The ZenML client of the configured store.
+        model_name: The ZenML Model.
+        candidate: The version to be evaluated.
+
+    Returns:
+        The production version's number, or None when the base model is the incumbent.
+
+    Raises:
+        ValueError: When the candidate has no model artifact (its training failed).
     """
     if candidate.get_model_artifact(MODEL_ARTIFACT) is None:
         raise ValueError(
@@ -75,7 +103,15 @@ def incumbent_for(client: Client, model_name: str, candidate: ModelVersionRespon
 
 
 def require_training_data(model_name: str, version: ModelVersionResponse) -> None:
-    """The leakage check needs the data the version trained on, linked to the version."""
+    """The leakage check needs the data the version trained on, linked to the version.
+
+    Args:
+        model_name: The ZenML Model.
+        version: The version to be evaluated.
+
+    Raises:
+        ValueError: When the version has no train pairs artifact.
+    """
     if version.get_data_artifact(TRAIN_PAIRS) is None:
         raise ValueError(
             f"{model_name} version {version.number} has no {TRAIN_PAIRS!r} artifact: its "
@@ -98,6 +134,13 @@ def evaluate_embeddings(
     run, no re-download); the base model has no artifact and is loaded from its path.
     Client calls inside a pipeline body are lazy (resolved when the step starts), so the
     caller decides which version is the incumbent: see ``incumbent_for``.
+
+    Args:
+        config_file: Path of the embedloop.yaml the run uses.
+        model_name: The ZenML Model.
+        model_version: The candidate version.
+        incumbent_version: The production version to beat; None = the base model.
+        dagster_run_id: The Dagster run that launched it, recorded for lineage.
     """
     client = Client()
     version = client.get_model_version(model_name, model_version)

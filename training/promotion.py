@@ -25,6 +25,15 @@ class Decision:
 
 
 def gate_settings(ts: TrainingSettings, native_dim: int) -> GateSettings:
+    """The promotion gate's parameters from the training settings.
+
+    Args:
+        ts: The ``training`` settings.
+        native_dim: The candidate's native dimension, the one the gate compares.
+
+    Returns:
+        Margin, tolerance, bootstrap and real-question thresholds for ``decide``.
+    """
     return GateSettings(
         native_dim=native_dim,
         margin=ts.promotion_margin,

@@ -89,6 +89,15 @@ def run_config_path() -> str | None:
 
 
 def run_finetune(config_file: Path | str, dagster_run_id: str | None = None) -> FinetuneSummary:
+    """Run the ``finetune_embeddings`` pipeline and summarize the version it made.
+
+    Args:
+        config_file: The embedloop.yaml of the run.
+        dagster_run_id: The Dagster run asking for it, tagged on the ZenML run.
+
+    Returns:
+        The new model version's number, export directory and training metrics.
+    """
     config_file = Path(config_file).resolve()
     settings = load_settings(config_file)
     configure_zenml(settings)

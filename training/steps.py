@@ -17,7 +17,7 @@ from zenml.enums import ArtifactType, ModelStages
 
 from embedloop.config import load_settings
 from embedloop.evaluation.sets import sets_from_table
-from embedloop.models import as_served
+from embedloop.models import as_served, hub_offline, load_sentence_transformer
 from training import data
 from training.evaluation import evaluation_report, matryoshka_dims, score_models
 from training.finetune import finetune
@@ -67,7 +67,18 @@ def load_training_data(
 
     Trains on the train split until people's questions gate promotion; from then on on
     every document but validation's, with the gate's questions kept out of every input
-    (see ``embedloop.evaluation.holdout``)."""
+    (see ``embedloop.evaluation.holdout``).
+
+    Args:
+        config_file: Path of the embedloop.yaml the run uses.
+
+    Returns:
+        The train pairs, the validation pairs, the corpus (chunk_id, text) and the data
+        snapshot (hashes and counts of them, recorded on the model version).
+
+    Raises:
+        ValueError: When the warehouse holds no train pairs or no chunks.
+    """
     settings = load_settings(config_file)
     pairs, corpus = data.read_pairs_and_corpus(settings)
     frame = data.training_frame(
@@ -94,6 +105,24 @@ def train_model(
     ],
     Annotated[dict, TRAINING_METRICS],
 ]:
+    """Finetune the embedding model on the train pairs (``training.finetune``).
+
+    Matryoshka loss over in-batch and hard negatives, bounded by the step and time budget,
+    then the weight average with the base model. Hyperparameters, the data snapshot and the
+    Dagster run that asked for it are logged on the ZenML Model version.
+
+    Args:
+        train_pairs: (query, positive[, negative]) rows to train on.
+        validation_pairs: Rows scored during training for the best checkpoint.
+        corpus: Every chunk (chunk_id, text), the candidates of the validation ranking.
+        data_snapshot: What the model was trained on, from ``load_training_data``.
+        config_file: Path of the embedloop.yaml the run uses.
+        dagster_run_id: The Dagster run that launched this pipeline, for lineage.
+
+    Returns:
+        The served model (a ZenML model artifact) and its training metrics (loss and
+        validation nDCG@10 history, best step, duration, device, base weight).
+    """
     settings = load_settings(config_file)
     result = finetune(settings, train_pairs, validation_pairs, corpus)
     metrics = {
@@ -126,7 +155,18 @@ def load_evaluation_data(
     Annotated[pd.DataFrame, "corpus"],
     Annotated[pd.DataFrame, "evaluation_queries"],
 ]:
-    """The current corpus and the evaluation sets as the ``evaluation_sets`` asset wrote them."""
+    """The current corpus and the evaluation sets as the ``evaluation_sets`` asset wrote them.
+
+    Args:
+        config_file: Path of the embedloop.yaml the run uses.
+
+    Returns:
+        The corpus as scored (chunk_id, text, without FAQ question headings) and the
+        ``evaluation_queries`` table (one row per query of every set).
+
+    Raises:
+        ValueError: When there is nothing to evaluate on.
+    """
     corpus, queries = data.read_evaluation_data(load_settings(config_file))
     return corpus, queries  # a tuple literal: ZenML reads the return statement
 
@@ -147,6 +187,23 @@ def evaluate_models(
     Each model is scored as it would be served: with its own saved max_seq_length, on the
     serving backend (``model.backend``; training is always torch). A
     candidate trained on a document that is now in the test split is refused.
+
+    Args:
+        candidate: The model to judge.
+        corpus: Every chunk (chunk_id, text): each query ranks all of them.
+        evaluation_queries: The evaluation sets, from ``load_evaluation_data``.
+        config_file: Path of the embedloop.yaml the run uses.
+        incumbent: The production model, or None to compare with the base model only.
+        incumbent_version: The incumbent's ZenML version number, for the report.
+        train_pairs: The candidate's train pairs, checked for leaks into the test split.
+        validation_pairs: The candidate's validation pairs, checked the same way.
+
+    Returns:
+        The evaluation report: metrics per set, model and dim, per-query nDCG@10, the
+        paired bootstrap intervals and the hashes of the sets.
+
+    Raises:
+        ValueError: When the candidate's training data is unknown or leaks into a set.
     """
     settings = load_settings(config_file)
     sets = sets_from_table(evaluation_queries)
@@ -155,7 +212,9 @@ def evaluate_models(
     data.check_no_leak(sets, train_pairs, validation_pairs, settings.training.min_real_queries)
     native = candidate.get_embedding_dimension() or 0
     dims = matryoshka_dims(settings.training.matryoshka_dims, native)
-    base = SentenceTransformer(settings.model.resolved_base_model(), local_files_only=True)
+    base = load_sentence_transformer(
+        settings.model.resolved_base_model(), offline=hub_offline(settings)
+    )
     texts = dict(zip(corpus["chunk_id"], corpus["text"], strict=True))
     models = {"base": base, "candidate": candidate, "incumbent": incumbent}
     served = {name: m if m is None else as_served(m, settings) for name, m in models.items()}
@@ -174,7 +233,14 @@ def evaluate_models(
 
 
 def without_per_query(report: dict[str, Any]) -> dict[str, Any]:
-    """The report for metadata: per-query scores stay in the artifact."""
+    """The report for metadata: per-query scores stay in the artifact.
+
+    Args:
+        report: An ``evaluate_models`` report.
+
+    Returns:
+        The report without each set's ``per_query_ndcg``.
+    """
     sets = {
         name: {k: v for k, v in entry.items() if k != "per_query_ndcg"}
         for name, entry in report["sets"].items()
@@ -193,6 +259,17 @@ def promote(
     """Production only through the gate; otherwise staging, with the reason recorded.
 
     Runs last, so a failure anywhere earlier leaves every stage as it was.
+
+    Args:
+        evaluation_report: The report of ``evaluate_models``.
+        config_file: Path of the embedloop.yaml the run uses (margin, tolerance).
+        model_name: The ZenML Model.
+        model_version: The version to promote or stage.
+        dagster_run_id: The Dagster run that launched this pipeline, for lineage.
+
+    Returns:
+        The decision: promoted, stage, reason, what it was compared with, the gate's
+        primary set and interval.
     """
     ts = load_settings(config_file).training
     decision = decide_from_report(evaluation_report, ts)

@@ -118,5 +118,6 @@ def fail_abandoned_runs(settings: Settings) -> list[str]:
 
 
 def holds_run_lock(settings: Settings) -> bool:
+    """Whether this process holds the data directory's run lock (``embedloop.run_lock``)."""
     info = holder(settings.data_dir)
     return info is not None and info.get("pid") == os.getpid()

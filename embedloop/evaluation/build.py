@@ -175,6 +175,17 @@ def human_set(
 def questions_set(
     settings: Settings, tables: EvalTables, doc_split: Callable[[str], str]
 ) -> EvalSet:
+    """The ``questions`` set: the team's question files, then FAQ headings of test pages.
+
+    Args:
+        settings: The project settings (``evaluation`` section).
+        tables: The chunks, documents and splits as the warehouse holds them.
+        doc_split: The split of a document id.
+
+    Returns:
+        The set (file questions, then headings not already asked), with the notes of
+        skipped rows.
+    """
     locator = Locator(tables.chunks, tables.documents)
     frames: list[pd.DataFrame] = []
     notes: list[str] = []

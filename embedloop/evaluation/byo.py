@@ -20,7 +20,7 @@ from embedloop.evaluation.questions import load_question_file
 from embedloop.evaluation.scoring import SetScores, score_sets
 from embedloop.evaluation.sets import EvalSet
 from embedloop.metrics import matryoshka_dims
-from embedloop.models import load_encoder, production_dir, serving_backend
+from embedloop.models import hub_offline, load_encoder, production_dir, serving_backend
 
 SHOWN = (("ndcg@10", "nDCG@10"), ("mrr@10", "MRR@10"), ("recall@10", "Recall@10"))
 
@@ -74,7 +74,7 @@ def evaluate_questions(settings: Settings, model_ref: str, questions: Path) -> Q
         doc_split=doc_split_lookup(tables.pairs, settings),
     )
     path = resolve_model(settings, model_ref)
-    model = load_encoder(path, serving_backend(settings), settings.cache_dir)
+    model = load_encoder(path, serving_backend(settings), settings.cache_dir, hub_offline(settings))
     native = model.get_embedding_dimension() or max(settings.training.matryoshka_dims)
     dims = matryoshka_dims(settings.training.matryoshka_dims, native)
     chunks = without_question_headings(tables.chunks)  # as the gate scores them

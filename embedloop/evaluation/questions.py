@@ -25,7 +25,6 @@ from embedloop.evaluation.sets import EvalSet, build_set, expand_relevance
 
 QUESTION = "question"
 LOCATIONS = ("document", "section", "answer")
-OPTIONAL = ("id", "source")
 _MAX_SHOWN = 20
 
 
@@ -163,6 +162,22 @@ def rows_to_set(
     doc_split: Callable[[str], str] | None,
     set_name: str,
 ) -> EvalSet:
+    """Locate each question's answer in the chunks and build the set from them.
+
+    Args:
+        path: The question file, for error messages.
+        rows: Its rows (``read_question_rows``).
+        locator: Finds the chunks of a document, section or answer passage.
+        skip_unmatched: Report and skip rows whose answer matches no chunk, else fail.
+        doc_split: The split of a document id, or None when splits do not matter.
+        set_name: The set's name (``questions``, or a bring-your-own file's).
+
+    Returns:
+        The evaluation set with provenance per query.
+
+    Raises:
+        QuestionFileError: When rows match no chunk and ``skip_unmatched`` is false.
+    """
     errors: list[str] = []
     records = []
     for row in rows:

@@ -4,7 +4,9 @@ sentence-transformers' InformationRetrievalEvaluator reports only means; the boo
 needs each query's score. So the corpus and every set's queries are encoded once at the
 native dim and, per dim, truncated, re-normalized (cosine, as a Matryoshka consumer sees
 them) and ranked here with numpy, ties broken by chunk id like the evaluator. The metric
-definitions are the evaluator's: the means equal its aggregates (tests/test_evaluation_sets).
+definitions are the evaluator's: the means equal its aggregates
+(tests/core/evaluation/test_evaluation_sets.py), and trec_eval's
+(tests/core/evaluation/test_metrics_reference.py).
 """
 
 from __future__ import annotations

@@ -56,10 +56,12 @@ class EvalSet:
 
 
 def empty_set(name: str) -> EvalSet:
+    """A set with no queries (a source of questions that has none yet)."""
     return EvalSet(name, {}, {}, pd.DataFrame(columns=PROVENANCE_COLUMNS))
 
 
 def query_id(prefix: str, text: str) -> str:
+    """A stable id for a query: ``prefix`` and a hash of its text."""
     return prefix + hashlib.sha1(text.encode()).hexdigest()[:16]
 
 

@@ -1,7 +1,7 @@
-"""Glue between embedloop and distilabel: a custom step and a well-behaved ``Pipeline.run``.
+"""Glue between embedloop and distilabel: a well-behaved ``Pipeline.run``.
 
-No ``from __future__ import annotations`` here: distilabel finds a step's input parameter by
-inspecting the runtime annotation ``StepInput`` on ``process``.
+distilabel's ``Pipeline.run`` takes over the root logger, SIGINT and progress bars; these
+helpers give them back, and refuse to run off the main thread where it would fail obscurely.
 """
 
 # isort: off
@@ -17,49 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import datasets
-from distilabel.mixins.runtime_parameters import RuntimeParameter
 from distilabel.pipeline import Pipeline
-from distilabel.steps import Step, StepInput
-from distilabel.typing import StepColumns, StepOutput
-from pydantic import Field
-
-from embedloop.pairs.offline import pseudo_queries
-
-
-class OfflineQueryGenerator(Step):
-    """distilabel step emitting one row per LLM-free pseudo-query of each chunk.
-
-    The pipeline no longer runs it (offline generation is plain Python, see ``generation``);
-    ``bench/offline_generation_bench.py`` runs it to show what the worker pool cost.
-    """
-
-    queries_per_chunk: RuntimeParameter[int] = Field(
-        default=3, description="Pseudo-queries asked for per chunk."
-    )
-    strategies: list[str] = Field(default_factory=list)
-
-    @property
-    def inputs(self) -> StepColumns:
-        return ["chunk_id", "text", "heading_path", "title"]
-
-    @property
-    def outputs(self) -> StepColumns:
-        return ["query", "positive", "strategy"]
-
-    def process(self, inputs: StepInput) -> StepOutput:  # type: ignore[override]
-        rows: list[dict[str, Any]] = []
-        for row in inputs:
-            for pq in pseudo_queries(
-                row["text"],
-                row["heading_path"],
-                row["title"],
-                self.queries_per_chunk or 1,
-                self.strategies,
-            ):
-                rows.append(
-                    {**row, "query": pq.query, "positive": row["text"], "strategy": pq.strategy}
-                )
-        yield rows
 
 
 def run_pipeline(pipeline: Pipeline) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ import pandas as pd
 from embedloop.config import SyntheticSettings
 from embedloop.embedding_cache import text_hash
 from embedloop.pairs.generation import ChunkForGeneration, GenerationReport
+from embedloop.pairs.llm_questions import PROMPT_VERSION
 from embedloop.pairs.screen import Screened
 from embedloop.warehouse import GENERATION_LOG, SYNTHETIC_QUERIES
 
@@ -37,7 +38,7 @@ _OPERATIONAL_LLM_KEYS = {"base_url", "input_batch_size", "concurrency", "timeout
 
 
 def config_hash(settings: SyntheticSettings, screen_key: str = "") -> str:
-    payload = settings.model_dump(exclude={"max_failure_ratio"})
+    payload = settings.model_dump(exclude={"max_failure_ratio", "max_minutes"})
     payload["screen"] = screen_key
     if settings.generator == "offline":
         payload.pop("llm")
@@ -46,6 +47,7 @@ def config_hash(settings: SyntheticSettings, screen_key: str = "") -> str:
     else:
         payload.pop("offline_strategies")
         payload["llm"] = {k: v for k, v in payload["llm"].items() if k not in _OPERATIONAL_LLM_KEYS}
+        payload["prompt_version"] = PROMPT_VERSION
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -159,8 +161,9 @@ def _log_rows(
     now: datetime,
 ) -> pd.DataFrame:
     """A chunk counts as processed when it produced pairs, or when the generator ran cleanly
-    on it and had nothing to say (offline strategies can find nothing in a tiny chunk)."""
-    failed = report.failed_chunk_ids
+    on it and had nothing to say (offline strategies can find nothing in a tiny chunk).
+    Chunks the LLM's time budget did not reach stay pending, whatever they got meanwhile."""
+    failed = report.failed_chunk_ids | report.deferred_chunk_ids
     pairs_per_chunk = new_queries.groupby("chunk_id").size()
     rows = [
         {

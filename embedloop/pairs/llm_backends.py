@@ -11,6 +11,7 @@ import embedloop.pairs.forkserver  # noqa: F401  (first: distilabel reads it on 
 import asyncio
 import importlib.util
 import inspect
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -23,6 +24,7 @@ from pydantic import Field, PrivateAttr
 
 from embedloop.config import LLMSettings
 from embedloop.pairs.credentials import LLMCredentials  # noqa: F401  (re-exported)
+from embedloop.pairs.packaged_models import assemble, packaged_model
 
 # Names people write for the output length; distilabel's LLMs all call it max_new_tokens.
 _MAX_TOKENS_ALIASES = ("max_tokens", "max_completion_tokens", "max_length")
@@ -49,6 +51,12 @@ class BoundedOpenAILLM(OpenAILLM):
     )
 
     _semaphore: asyncio.Semaphore | None = PrivateAttr(default=None)
+    # The last request's failure, for the message when too many failed.
+    _last_error: str | None = PrivateAttr(default=None)
+
+    @property
+    def last_error(self) -> str | None:
+        return self._last_error
 
     def load(self) -> None:
         super().load()
@@ -76,15 +84,22 @@ class BoundedOpenAILLM(OpenAILLM):
                 )
             except openai.APIError as err:
                 # The client has already retried 429/5xx/timeouts max_retries times.
-                self._logger.warning(
+                self._last_error = (
                     f"request to {self.base_url} failed after {self.max_retries} retries:"
                     f" {type(err).__name__}: {err}"
                 )
+                self._logger.warning(self._last_error)
                 return prepare_output(generations=[None] * num_generations)
 
 
-def build_llm(settings: LLMSettings, api_key: str | None = None) -> LLM:
-    """The distilabel LLM for ``settings.backend``; local models are loaded later, lazily."""
+def build_llm(
+    settings: LLMSettings, api_key: str | None = None, work_dir: Path | None = None
+) -> LLM:
+    """The distilabel LLM for ``settings.backend``; local models are loaded later, lazily.
+
+    A packaged model (``packaged_models``) with the transformers backend is assembled into
+    ``work_dir/llm`` (checked) and loaded from its GGUF file.
+    """
     if settings.backend == "openai":
         llm: LLM = BoundedOpenAILLM(
             model=settings.model,
@@ -101,11 +116,19 @@ def build_llm(settings: LLMSettings, api_key: str | None = None) -> LLM:
         from distilabel.models import TransformersLLM, vLLM
 
         # Neither constructor touches the weights: they load in the step's process.
-        llm = (
-            vLLM(model=settings.model)
-            if settings.backend == "vllm"
-            else TransformersLLM(model=settings.model)
-        )
+        packaged = packaged_model(settings.model)
+        if settings.backend == "vllm":
+            llm = vLLM(model=settings.model)
+        elif packaged is not None:
+            gguf = assemble(packaged, (work_dir or Path("data/cache")) / "llm")
+            llm = TransformersLLM(
+                model=str(gguf.parent),
+                tokenizer=str(gguf.parent),
+                model_kwargs={"gguf_file": gguf.name, "dtype": "float32"},
+                device="cpu",
+            )
+        else:
+            llm = TransformersLLM(model=settings.model)
     llm.generation_kwargs = translate_generation_kwargs(
         settings.generation_kwargs, llm, settings.backend
     )

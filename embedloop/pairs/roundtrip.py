@@ -34,11 +34,11 @@ def base_encoder(settings: Settings) -> Encoder:
     """The configured base model on the serving backend, keyed like the production one."""
     from embedloop.embedding_cache import model_key
     from embedloop.encoders import encoder_key
-    from embedloop.models import load_encoder, serving_backend
+    from embedloop.models import hub_offline, load_encoder, serving_backend
 
     path = settings.model.resolved_base_model()
     backend = serving_backend(settings)
-    model = load_encoder(path, backend, settings.cache_dir)
+    model = load_encoder(path, backend, settings.cache_dir, hub_offline(settings))
     return Encoder(model, path, backend, encoder_key(model_key(path), backend))
 
 
@@ -60,6 +60,7 @@ def round_trip(
         encoder.key,
         batch_size,
         "chunks (round trip)",
+        role="document",
     )
     query_enc = encode_with_cache(
         encoder.model,
@@ -69,6 +70,7 @@ def round_trip(
         encoder.key,
         batch_size,
         "queries (round trip)",
+        role="query",
     )
     index = {cid: i for i, cid in enumerate(chunks["chunk_id"])}
     sections = pd.factorize(chunks["doc_id"] + "\x1f" + chunks["heading_path"])[0]

@@ -7,7 +7,6 @@ to the more cautious label (a doubtful pair is better left out of training).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
@@ -132,12 +131,3 @@ def human_eval_set(decisions: pd.DataFrame) -> pd.DataFrame:
         ignore_index=True,
     )
     return frame.drop_duplicates(["query", "chunk_id"]).reset_index(drop=True)[HUMAN_EVAL.columns]
-
-
-@dataclass(frozen=True)
-class FeedbackSummary:
-    pulled: int
-    appended: int
-    decisions: dict[str, int]
-    corrected: int
-    human_eval: int

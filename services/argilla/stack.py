@@ -25,8 +25,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from services.processes import read_pid, spawn, tail, terminate, wait_for
+
 from . import credentials
-from .processes import read_pid, spawn, tail, terminate, wait_for
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_VENV = HERE / ".venv"

@@ -1,0 +1,1 @@
+"""Retrieval for people: the search code path (``searcher``) and the HTTP API (``app``)."""

@@ -1,0 +1,118 @@
+"""Assembling a GGUF model from its PyPI parts: found through importlib.metadata, each part
+checked against its wheel's RECORD, the whole against the model's SHA-256."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from embedloop.pairs.packaged_models import (
+    PACKAGED_MODELS,
+    ModelAssemblyError,
+    PackagedModel,
+    assemble,
+)
+
+PARTS = [b"GGUF first part " * 64, b"second part " * 50]
+
+
+def _install_part(site: Path, package: str, index: int, data: bytes) -> Path:
+    """An installed distribution as pip leaves it: the data file and a RECORD with its hash."""
+    module = package.replace("-", "_")
+    part = site / module / "data" / f"part{index:02d}.bin"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(data)
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    info = site / f"{module}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {package}\nVersion: 1.0\n")
+    rel = f"{module}/data/part{index:02d}.bin"
+    (info / "RECORD").write_text(f"{rel},sha256={digest},{len(data)}\n{info.name}/RECORD,,\n")
+    return part
+
+
+@pytest.fixture()
+def parts(tmp_path: Path) -> Iterator[tuple[PackagedModel, list[Path]]]:
+    site = tmp_path / "site"
+    packages = ("embedloop-test-part-a", "embedloop-test-part-b")
+    files = [
+        _install_part(site, p, i, d)
+        for i, (p, d) in enumerate(zip(packages, PARTS, strict=True), 1)
+    ]
+    model = PackagedModel(
+        name="tiny-test-model",
+        description="two parts",
+        packages=packages,
+        version="1.0",
+        size=sum(map(len, PARTS)),
+        sha256=hashlib.sha256(b"".join(PARTS)).hexdigest(),
+        license="none",
+    )
+    sys.path.insert(0, str(site))
+    try:
+        yield model, files
+    finally:
+        sys.path.remove(str(site))
+
+
+def test_parts_are_concatenated_in_order_and_kept(
+    parts: tuple[PackagedModel, list[Path]], tmp_path: Path
+) -> None:
+    model, files = parts
+
+    path = assemble(model, tmp_path / "models")
+
+    assert path.read_bytes() == b"".join(PARTS)
+    # Verified once: a second call trusts the marker and reads no part.
+    for f in files:
+        f.unlink()
+    assert assemble(model, tmp_path / "models") == path
+
+
+def test_a_corrupted_part_is_refused_and_nothing_is_written(
+    parts: tuple[PackagedModel, list[Path]], tmp_path: Path
+) -> None:
+    model, files = parts
+    data = bytearray(files[1].read_bytes())
+    data[10] ^= 0xFF  # same size, one byte flipped
+    files[1].write_bytes(bytes(data))
+
+    with pytest.raises(ModelAssemblyError, match=r"part02\.bin does not match .*RECORD"):
+        assemble(model, tmp_path / "models")
+
+    assert not (tmp_path / "models").exists()  # parts are checked before anything is written
+
+
+def test_a_wrong_model_checksum_leaves_no_file(
+    parts: tuple[PackagedModel, list[Path]], tmp_path: Path
+) -> None:
+    model, _ = parts
+    wrong = PackagedModel(**{**model.__dict__, "sha256": "0" * 64})
+
+    with pytest.raises(ModelAssemblyError, match=r"SHA-256 is .* expected 0000"):
+        assemble(wrong, tmp_path / "models")
+
+    assert list((tmp_path / "models").iterdir()) == []
+
+
+def test_a_missing_part_names_the_package_and_the_fix(tmp_path: Path) -> None:
+    model = PackagedModel("m", "d", ("embedloop-no-such-part",), "1.0", 1, "0" * 64, "none")
+
+    with pytest.raises(
+        ModelAssemblyError, match=r"embedloop-no-such-part==1\.0 is not installed.*make llm-setup"
+    ):
+        assemble(model, tmp_path)
+
+
+def test_the_packaged_qwen_model_assembles_to_its_published_checksum(tmp_path: Path) -> None:
+    model = PACKAGED_MODELS["qwen2.5-coder-0.5b-instruct-q4_k_m"]
+
+    path = assemble(model, tmp_path)
+
+    assert path.stat().st_size == model.size == 491_400_064
+    assert path.with_suffix(".sha256").read_text().strip() == model.sha256
