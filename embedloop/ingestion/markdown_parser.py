@@ -1,20 +1,23 @@
-"""Markdown/MDX normalisation and the helpers every parser shares.
+"""Markdown/MDX into the project's dialect (``embedloop.ingestion.dialect``).
 
-All parsers emit the same Markdown dialect (ATX headings, ``` fences, ``- `` list items,
-blank-line separated paragraphs, no HTML) so the chunker only has to understand one thing.
+The block structure of a Markdown source comes from markdown-it-py, a CommonMark parser:
+which lines are code (fenced, or indented, inside list items too), which paragraphs an
+underline turns into a heading, thematic breaks and link reference definitions. What
+CommonMark leaves as text is ours: stripping inline HTML and MDX (imports, exports, JSX
+tags, ``{/* */}`` comments), which no CommonMark parser knows, and rewriting list markers.
+``bench/markdown_parity.py`` compares the chunk tables with the former all-regex parser.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from dataclasses import dataclass
 
-# A backtick fence's info string cannot contain backticks (CommonMark): "```a`b" is prose.
-_FENCE_OPEN = re.compile(r"^[ \t]*(`{3,}(?=[^`]*$)|~{3,})(.*)$")
-_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*$")
+from markdown_it import MarkdownIt
+
+from embedloop.ingestion.dialect import ATX_HEADING, fence, finalize
+
 _HEADING_ID = re.compile(r"\s*\{#[\w:.-]+\}$")  # `# Title {#anchor}` (Docusaurus, MkDocs)
-_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
-_THEMATIC = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
 _LIST_ITEM = re.compile(r"^(\s*)(?:[*+-]|\d{1,9}[.)])[ \t]+(.*)$")
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1")
 # Inline HTML found in READMEs; unknown `<names>` stay (they are often prose: "Vec<String>").
@@ -38,85 +41,10 @@ _SELF_CLOSED = re.compile(r"[^<>]*/>")  # the rest of `<svg ... />`: it ends whe
 _COMMENT_CLOSE = re.compile("-->")
 
 
-def fence(code: str, lang: str = "") -> str:
-    """A fenced block long enough that backtick runs inside the code cannot close it."""
-    code = code.strip("\n")
-    longest = max((len(m) for m in re.findall(r"`{3,}", code)), default=2)
-    ticks = "`" * max(3, longest + 1)
-    return f"{ticks}{lang}\n{code}\n{ticks}"
-
-
-def escape_paragraph(text: str) -> str:
-    """Keep prose such as "# of retries" or "```" from reading as a heading or a fence."""
-    return "\\" + text if re.match(r"^(#{1,6}(\s|$)|```|~~~)", text) else text
-
-
 def _fence_lang(info: str) -> str:
     # Info strings carry extras (```python title="x"`, ```{code-cell} ipython3): keep a word.
     match = _LANG.search(info.replace("{", " ").replace("}", " "))
     return match.group(0) if match else ""
-
-
-def _line_kinds(text: str) -> Iterator[tuple[str, str]]:
-    """Yield ``(line, kind)``, kind being "text", "open", "code" or "close"."""
-    closing: str | None = None
-    for line in text.split("\n"):
-        stripped = line.strip()
-        if closing is not None:
-            if stripped.startswith(closing) and set(stripped) == {closing[0]}:
-                closing = None
-                yield line, "close"
-            else:
-                yield line, "code"
-            continue
-        opening = _FENCE_OPEN.match(line)
-        if opening:
-            closing = opening.group(1)
-            yield line, "open"
-            continue
-        yield line, "text"
-
-
-def iter_lines_outside_fences(text: str) -> Iterator[tuple[str, bool]]:
-    """Yield ``(line, in_code)`` pairs; fence delimiter lines count as code."""
-    for line, kind in _line_kinds(text):
-        yield line, kind != "text"
-
-
-def finalize(text: str) -> str:
-    """Trim trailing spaces, collapse blank-line runs and set headings and fences apart.
-
-    Code inside fences is left verbatim.
-    """
-    out: list[str] = []
-    need_blank = False  # the previous line was a heading or a closing fence
-    for line, kind in _line_kinds(text.replace("\r\n", "\n").replace("\r", "\n")):
-        if kind == "text":
-            line = line.rstrip()
-            if not line:
-                if out and out[-1]:
-                    out.append("")
-                need_blank = False
-                continue
-        if kind in ("code", "close"):
-            out.append(line)
-            need_blank = kind == "close"
-            continue
-        is_heading = _ATX.match(line) is not None
-        if out and out[-1] and (need_blank or is_heading or kind == "open"):
-            out.append("")
-        out.append(line)
-        need_blank = is_heading
-    return "\n".join(out).strip("\n")
-
-
-def first_heading(text: str, max_level: int = 1) -> str | None:
-    """The first ATX heading at ``max_level`` or shallower, ignoring code blocks."""
-    for line, in_code in iter_lines_outside_fences(text):
-        match = None if in_code else _ATX.match(line)
-        if match and len(match.group(1)) <= max_level and match.group(2):
-            return match.group(2).strip()
-    return None
 
 
 def _blank(match: re.Match[str]) -> str:
@@ -197,12 +125,68 @@ def _skip_statement(lines: list[str], i: int) -> int:
     return i
 
 
+@dataclass(frozen=True)
+class _Block:
+    """A block markdown-it decided: ``text`` replaces lines ``start``..``end`` (None: drop)."""
+
+    end: int
+    text: str | None
+    kind: str = "code"
+
+
+def _commonmark(mdx: bool) -> MarkdownIt:
+    parser = MarkdownIt("commonmark")
+    # MDX 2 has no indented code: indentation there nests JSX, and fences inside keep working.
+    return parser.disable("code") if mdx else parser
+
+
+_PARSERS = {mdx: _commonmark(mdx) for mdx in (False, True)}
+
+
+def _setext_title(content: str, mdx: bool) -> str:
+    return " ".join(_strip_inline_tags(line, mdx).strip() for line in content.split("\n")).strip()
+
+
+def _structural_blocks(lines: list[str], mdx: bool) -> dict[int, _Block]:
+    """The blocks CommonMark settles, keyed by first line; other text is left to the stepper.
+
+    Lines no block covers are link reference definitions (``[id]: https://…``), markers of
+    empty list items and ``>`` lines of blank quote lines: none of them is prose.
+    """
+    found: dict[int, _Block] = {}
+    covered = [False] * (len(lines) + 1)
+    tokens = _PARSERS[mdx].parse("\n".join(lines))
+    for index, token in enumerate(tokens):
+        if token.map is None or token.type not in _LEAF_BLOCKS:
+            continue
+        start, end = token.map
+        covered[start:end] = [True] * (end - start)
+        if token.type == "fence":
+            found[start] = _Block(end, fence(token.content, _fence_lang(token.info)))
+        elif token.type == "code_block":
+            found[start] = _Block(end, fence(token.content))
+        elif token.type == "hr":
+            found[start] = _Block(end, None, "blank")
+        elif token.type == "heading_open" and token.markup[0] in "=-":  # an underlined one
+            title = _setext_title(tokens[index + 1].content, mdx)
+            heading = f"{'#' * int(token.tag[1])} {title}" if title else None
+            found[start] = _Block(end, heading, "heading")
+    for i, line in enumerate(lines):
+        if not covered[i] and line.strip():
+            found[i] = _Block(i + 1, None, "blank")
+    return found
+
+
+_LEAF_BLOCKS = {"paragraph_open", "heading_open", "html_block", "fence", "code_block", "hr"}
+
+
 class _MarkdownNormalizer:
     """One pass over the lines; `kinds` tracks what each emitted line is for setext detection."""
 
     def __init__(self, text: str, mdx: bool) -> None:
         self.lines = text.split("\n")
         self.mdx = mdx
+        self.blocks = _structural_blocks(self.lines, mdx)
         self.out: list[str] = []
         self.kinds: list[str] = []
         # Where a search for a closer failed: later searches for it would fail too, and
@@ -229,14 +213,11 @@ class _MarkdownNormalizer:
 
     def step(self, i: int) -> int:
         line = self.lines[i]
-        opening = _FENCE_OPEN.match(line)
-        if opening:
-            return self.code_block(i, opening.group(1), _fence_lang(opening.group(2)))
+        if (block := self.blocks.get(i)) is not None:
+            return self.structural(block)
         if not line.strip():
             self.emit("", "blank")
             return i + 1
-        if self.is_indented_code(line):
-            return self.indented_code(i)
         if raw := _RAW_OPEN.match(line):
             return self.raw_block(i, raw)
         if self.mdx and re.match(r"^(import|export)\s", line):
@@ -313,38 +294,14 @@ class _MarkdownNormalizer:
         self.text_line(self.lines[i])  # never closed in its paragraph: prose, not markup
         return i + 1
 
-    def code_block(self, i: int, opener: str, lang: str) -> int:
-        body: list[str] = []
-        i += 1
-        while i < len(self.lines):
-            stripped = self.lines[i].strip()
-            if stripped.startswith(opener[0] * len(opener)) and set(stripped) == {opener[0]}:
-                i += 1
-                break
-            body.append(self.lines[i])
-            i += 1
-        self.emit_block(fence("\n".join(body), lang), "code")
-        return i
-
-    def is_indented_code(self, line: str) -> bool:
-        # Indented lines after a blank line are code, unless they continue a list item.
-        if not (line.startswith("    ") or line.startswith("\t")) or self.prev_kind() != "blank":
-            return False
-        return not self.in_list()
-
-    def indented_code(self, i: int) -> int:
-        body: list[str] = []
-        while i < len(self.lines):
-            line = self.lines[i]
-            if line.strip() and not (line.startswith("    ") or line.startswith("\t")):
-                break
-            body.append(line[1:] if line.startswith("\t") else line[4:])
-            i += 1
-        while body and not body[-1].strip():
-            body.pop()
-            i -= 1
-        self.emit_block(fence("\n".join(body)), "code")
-        return i
+    def structural(self, block: _Block) -> int:
+        if block.text is None:
+            self.emit("", "blank")
+        elif block.kind == "code":
+            self.emit_block(block.text, "code")
+        else:
+            self.emit(block.text, block.kind)
+        return block.end
 
     def emit_block(self, block: str, kind: str) -> None:
         if self.prev_kind() != "blank":
@@ -354,19 +311,10 @@ class _MarkdownNormalizer:
         self.emit("", "blank")
 
     def text_line(self, line: str) -> None:
-        setext = _SETEXT.match(line)
-        if setext and self.prev_kind() == "para":
-            level = 1 if setext.group(1)[0] == "=" else 2
-            self.out[-1] = "#" * level + " " + self.out[-1].strip()
-            self.kinds[-1] = "heading"
-            return
-        if _THEMATIC.match(line):
-            self.emit("", "blank")
-            return
         line = _strip_inline_tags(line, self.mdx)
         if not line.strip():
             return
-        atx = _ATX.match(line)
+        atx = ATX_HEADING.match(line)
         if atx:
             title = re.sub(r"[ \t]+#+$", "", _HEADING_ID.sub("", atx.group(2) or "")).strip()
             if title and title.strip("#"):

@@ -20,14 +20,9 @@ from pathlib import PurePosixPath
 
 import yaml
 
+from embedloop.ingestion.dialect import fence, finalize, first_heading, iter_lines_outside_fences
 from embedloop.ingestion.html_parser import html_to_markdown
-from embedloop.ingestion.markdown_parser import (
-    fence,
-    finalize,
-    first_heading,
-    iter_lines_outside_fences,
-    normalize_markdown,
-)
+from embedloop.ingestion.markdown_parser import normalize_markdown
 from embedloop.ingestion.rst_parser import rst_to_markdown
 
 FORMATS: dict[str, str] = {

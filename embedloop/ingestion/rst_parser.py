@@ -12,7 +12,7 @@ from docutils.core import publish_doctree
 from docutils.parsers.rst import Directive, directives
 from docutils.parsers.rst.directives.body import CodeBlock
 
-from embedloop.ingestion.markdown_parser import escape_paragraph, fence, finalize
+from embedloop.ingestion.dialect import escape_paragraph, fence, finalize
 
 _SETTINGS = {
     "report_level": 5,  # never print, never halt: broken markup still yields a tree

