@@ -72,12 +72,16 @@ def test_markdown_link_reference_definitions_are_not_prose() -> None:
 
 
 def test_markdown_indented_lines_of_an_html_block_are_text_not_code() -> None:
-    source = '# T\n\n<a href="#model" class="box">\n    <div>Model</div>\n    Learn <b>it</b>.\n</a>\n'
+    source = (
+        '# T\n\n<a href="#model" class="box">\n    <div>Model</div>\n    Learn <b>it</b>.\n</a>\n'
+    )
     assert parse(source, "markdown").text == "# T\n\nModel\nLearn it."
 
 
 def test_markdown_code_in_a_list_item_loses_the_item_indentation() -> None:
-    source = "# T\n\n1. Install:\n\n   ```bash\n   pip install x\n   ```\n\n2. Run:\n\n       x --help\n"
+    source = (
+        "# T\n\n1. Install:\n\n   ```bash\n   pip install x\n   ```\n\n2. Run:\n\n       x --help\n"
+    )
     text = parse(source, "markdown").text
     assert "```bash\npip install x\n```" in text
     assert "```\nx --help\n```" in text  # indented code inside an item, CommonMark's rule
