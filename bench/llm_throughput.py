@@ -10,9 +10,11 @@ thrash), with a fresh cache each, so every chunk is asked:
   backend, quantized kernels.
 
 Prints chunks/s, CPU-minutes per 1,000 chunks and questions kept per chunk, for one and
-for three questions per chunk, and the speed ratio.
+for three questions per chunk, and the speed ratio. ``--sizes`` instead runs every packaged
+model on the server, one question per chunk, one after the other: what a larger model costs.
 
     python -m bench.llm_throughput --chunks 24
+    python -m bench.llm_throughput --chunks 16 --sizes   # needs every model's parts installed
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ def measure(
         work = Path(tmp)
         (work / "llm").mkdir()
         (work / "llm" / gguf.name).symlink_to(gguf.resolve())
-        (work / "llm" / f"{MODEL}.sha256").write_text(PACKAGED_MODELS[MODEL].sha256 + "\n")
+        (work / "llm" / f"{llm.model}.sha256").write_text(PACKAGED_MODELS[llm.model].sha256 + "\n")
         started, cpu = time.perf_counter(), cpu_s(server_pid)
         report = generate_pairs(chunks, settings, work)
         wall, cpu = time.perf_counter() - started, cpu_s(server_pid) - cpu
@@ -88,26 +90,20 @@ def measure(
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--chunks", type=int, default=24)
-    parser.add_argument("--models", default="data/cache/llm", help="where the GGUF is assembled")
-    parser.add_argument("--venv", type=Path, default=Path("services/llm/.venv"))
-    parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
-    gguf = assemble(PACKAGED_MODELS[MODEL], Path(args.models))
-    chunks = real_chunks(args.chunks)
-    rows: list[dict[str, object]] = []
-    in_process = LLMSettings(
-        backend="transformers", model=MODEL, generation_kwargs={"max_new_tokens": 96}
-    )
-    for n in (1, 3):
-        rows.append(measure("transformers (in process)", in_process, chunks, n, gguf))
+def server_rows(
+    model: str,
+    gguf: Path,
+    chunks: list[ChunkForGeneration],
+    ns: tuple[int, ...],
+    args: argparse.Namespace,
+) -> list[dict[str, object]]:
+    """``model`` on a llama.cpp server of its own, for each number of questions in ``ns``."""
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         config = ServerConfig(
             data_dir=Path(tmp),
             model_path=gguf.resolve(),
-            model_alias=MODEL,
+            model_alias=model,
             port=8019,
             threads=args.threads,
             venv=args.venv.resolve(),
@@ -117,19 +113,57 @@ def main() -> None:
             server = LLMSettings(
                 backend="openai",
                 base_url=config.base_url,
-                model=MODEL,
+                model=model,
                 generation_kwargs={"max_new_tokens": 96, "temperature": 0.0},
                 concurrency=1,
             )
-            for n in (1, 3):
-                pid = running_pid(config)
-                rows.append(measure("llama.cpp server", server, chunks, n, gguf, pid))
+            for n in ns:
+                rows.append(
+                    measure(f"llama.cpp {model}", server, chunks, n, gguf, running_pid(config))
+                )
         finally:
             stop(config)
+    return rows
+
+
+def compare_sizes(chunks: list[ChunkForGeneration], args: argparse.Namespace) -> None:
+    """Every packaged model on the server, one question per chunk, and its speed vs the first."""
+    rows = []
+    for model in PACKAGED_MODELS:
+        rows += server_rows(
+            model, assemble(PACKAGED_MODELS[model], Path(args.models)), chunks, (1,), args
+        )
+    first = float(str(rows[0]["chunks/s"]))
+    for r in rows:
+        speed = float(str(r["chunks/s"]))
+        print(f"{r['runtime']:<50} {speed:.3f} chunks/s ({speed / first:.2f}x)"
+              f"  {r['CPU-min per 1,000 chunks']:.1f} CPU-min/1k chunks"
+              f"  {r['questions kept/chunk']:.2f} kept/chunk  e.g. {r['sample']!r}")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--chunks", type=int, default=24)
+    parser.add_argument("--models", default="data/cache/llm", help="where the GGUF is assembled")
+    parser.add_argument("--venv", type=Path, default=Path("services/llm/.venv"))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--sizes", action="store_true", help="every packaged model, server only")
+    args = parser.parse_args()
+    chunks = real_chunks(args.chunks)
+    if args.sizes:
+        return compare_sizes(chunks, args)
+    gguf = assemble(PACKAGED_MODELS[MODEL], Path(args.models))
+    rows: list[dict[str, object]] = []
+    in_process = LLMSettings(
+        backend="transformers", model=MODEL, generation_kwargs={"max_new_tokens": 96}
+    )
+    for n in (1, 3):
+        rows.append(measure("transformers (in process)", in_process, chunks, n, gguf))
+    rows += server_rows(MODEL, gguf, chunks, (1, 3), args)
     print(f"{len(chunks)} Debian Reference chunks, {MODEL}, {args.threads} threads")
     for r in rows:
         print(
-            f"{r['runtime']:<26} n={r['questions/chunk asked']}  {r['chunks/s']:.3f} chunks/s"
+            f"{r['runtime']:<45} n={r['questions/chunk asked']}  {r['chunks/s']:.3f} chunks/s"
             f"  {r['CPU-min per 1,000 chunks']:.1f} CPU-min/1k chunks"
             f"  {r['questions kept/chunk']:.2f} kept/chunk  e.g. {r['sample']!r}"
         )
