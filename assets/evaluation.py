@@ -30,7 +30,13 @@ SHOWN_METRICS = (PRIMARY, "mrr@10", "recall@10")
 
 
 @dg.asset(
-    deps=["document_chunks", "training_splits", "human_feedback", "human_questions"],
+    deps=[
+        "document_chunks",
+        "training_splits",
+        "human_feedback",
+        "human_questions",
+        "search_judgments",
+    ],
     group_name=GROUP,
     code_version=CODE_VERSION,
     kinds={"duckdb", "python"},

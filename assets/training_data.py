@@ -24,7 +24,9 @@ from embedloop.pairs.credentials import LLMCredentials
 from embedloop.pairs.generation import check_failure_ratio
 from embedloop.pairs.synthetic import run_synthetic, screening_metadata
 from embedloop.reports import markdown_table
-from embedloop.splits import SPLITS
+from embedloop.searches.judgments import search_pairs
+from embedloop.searches.tables import SEARCH_FEEDBACK, SEARCH_JUDGMENTS, SEARCHES
+from embedloop.splits import SPLITS, split_of
 from embedloop.training_set import merge_feedback
 from embedloop.warehouse import (
     CANDIDATE_PAIRS,
@@ -207,27 +209,42 @@ def candidate_pairs(
 
 
 @dg.asset(
-    deps=["candidate_pairs", "human_feedback", "human_questions"],
+    deps=["candidate_pairs", "human_feedback", "human_questions", "search_judgments", "search_log"],
     group_name=GROUP,
     code_version=CODE_VERSION,
     kinds={"python", "duckdb"},
     description="candidate_pairs with human review merged in: rejected pairs out, corrected "
-    "queries and people's questions on train/validation documents in. The test split is "
-    "reserved for final evaluation.",
+    "queries, people's questions on train/validation documents and judged searches (train "
+    "role) in. The test split is reserved for final evaluation.",
 )
 @track_memory
-def training_splits(duckdb: DuckDBResource) -> dg.MaterializeResult:
+def training_splits(
+    settings: dg.ResourceParam[Settings], duckdb: DuckDBResource
+) -> dg.MaterializeResult:
     with duckdb.get_connection() as conn:
+        chunks = read_table(conn, DOCUMENT_CHUNKS)
+        judgments = read_table(conn, SEARCH_JUDGMENTS)
+        searched = search_pairs(
+            judgments,
+            chunks,
+            read_table(conn, SEARCHES),
+            read_table(conn, SEARCH_FEEDBACK),
+            settings.feedback.trust_searchers,
+        )
+        searched["split"] = [split_of(d, settings.splits) for d in searched["doc_id"]]
         built = merge_feedback(
             read_table(conn, CANDIDATE_PAIRS),
             read_table(conn, FEEDBACK_PAIRS),
-            read_table(conn, DOCUMENT_CHUNKS),
+            chunks,
             read_table(conn, HUMAN_QUESTIONS),
+            searched,
         )
         replace_tables(conn, {TRAINING_SPLITS: built.pairs})
     metadata = _split_metadata(built)
     metadata["human_pairs"] = dg.MetadataValue.int(built.human_pairs)
     metadata["human_question_pairs"] = dg.MetadataValue.int(built.question_pairs)
+    metadata["search_pairs"] = dg.MetadataValue.int(built.search_pairs)
+    metadata["judged_searches"] = dg.MetadataValue.int(int(judgments["search_id"].nunique()))
     return dg.MaterializeResult(
         metadata=metadata, data_version=dg.DataVersion(frame_version(built.pairs))
     )

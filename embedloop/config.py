@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from embedloop.automation_config import AutomationSettings
-from embedloop.review_config import ArgillaSettings, EvaluationSettings
+from embedloop.review_config import ArgillaSettings, EvaluationSettings, FeedbackSettings
 from embedloop.serving_config import IndexSettings, ServingSettings
 
 # Source settings live in their own module; they are re-exported here so that every
@@ -48,6 +48,7 @@ __all__ = [
     "ArgillaSettings",
     "ConfigError",
     "EvaluationSettings",
+    "FeedbackSettings",
     "FilterSettings",
     "GitSource",
     "HardNegativeSettings",
@@ -135,7 +136,7 @@ class LLMSettings(Strict):
         "server), vllm or transformers (in process).",
     )
     base_url: str = Field(
-        default="http://127.0.0.1:8000/v1",
+        default="http://127.0.0.1:8011/v1",
         description="Any OpenAI-compatible server: vLLM, Ollama, llama.cpp server, TGI, OpenAI.",
     )
     model: str = Field(
@@ -245,6 +246,9 @@ class Settings(Strict):
     evaluation: EvaluationSettings = Field(
         default=EvaluationSettings(),
         description="Evaluation sets besides the synthetic test split.",
+    )
+    feedback: FeedbackSettings = Field(
+        default=FeedbackSettings(), description="What searches and their feedback teach."
     )
 
     @field_validator("sources")

@@ -67,11 +67,51 @@ class ArgillaSettings(Strict):
         "from test-split documents.",
     )
 
+    search_dataset: Annotated[str, Field(min_length=1)] = Field(
+        default="embedloop-searches",
+        description="Real searches from the search log: each record shows a query and the "
+        "passages it returned, one label question per passage. Must differ from the other "
+        "two datasets.",
+    )
+    search_sample_size: Annotated[int, Field(ge=0)] = Field(
+        default=100,
+        description="New searches published to search_dataset per run: searches someone "
+        "marked unhelpful first, then the lowest top scores, near-duplicate queries once.",
+    )
+    search_passages: Annotated[int, Field(ge=1, le=10)] = Field(
+        default=5, description="Returned passages shown (and judged) per search record."
+    )
+
     @model_validator(mode="after")
     def _two_datasets(self) -> ArgillaSettings:
-        if self.question_dataset == self.dataset:
-            raise ValueError("question_dataset must differ from dataset (the review dataset)")
+        names = [self.dataset, self.question_dataset, self.search_dataset]
+        if len(set(names)) < len(names):
+            raise ValueError(
+                "dataset, question_dataset and search_dataset must be three different datasets"
+            )
         return self
+
+
+class FeedbackSettings(Strict):
+    """What the people who search teach: their feedback in the API and reviewers'
+    judgments of their searches in Argilla (search_dataset)."""
+
+    trust_searchers: bool = Field(
+        default=False,
+        description="Let a searcher's explicit `helpful` train without review. Off: searchers' "
+        "feedback only orders what reviewers see (it is biased by position: people rate "
+        "what they read, at the top).",
+    )
+    eval_share: Annotated[float, Field(ge=0, le=1)] = Field(
+        default=0.3,
+        description="Share of each published batch of searches, the newest, whose judgments "
+        "evaluate (the `searches` set) instead of train; never both.",
+    )
+    min_eval_searches: Annotated[int, Field(ge=0)] = Field(
+        default=30,
+        description="Until the searches set holds this many searches, every new batch goes to "
+        "it first (what the gate needs before it trusts a set).",
+    )
 
 
 class EvaluationSettings(Strict):

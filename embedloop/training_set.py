@@ -5,7 +5,9 @@ Pairs reviewers rejected leave; their corrected queries join as pairs of their o
 people wrote in the question task (table human_questions) join as generator
 ``human-question`` with a hard negative mined for the same chunk, if any; those on
 test-split documents never do: they are evaluation queries, and a model trained on them
-would be graded on its own homework.
+would be graded on its own homework. Searches people ran and reviewers judged (table
+search_judgments, train role) join as generator ``search`` with a negative a reviewer
+labelled (``embedloop.searches.judgments``), in the split of the passage's document.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ HUMAN_GENERATORS = frozenset({HUMAN_CORRECTION, HUMAN_QUESTION})  # queries peop
 class TrainingSet(PairSet):
     human_pairs: int = 0  # pairs written by reviewers (corrected queries)
     question_pairs: int = 0  # pairs from the question-writing task (train/validation only)
+    search_pairs: int = 0  # pairs from judged searches (and trusted searcher feedback)
 
 
 def merge_feedback(
@@ -35,29 +38,54 @@ def merge_feedback(
     feedback: pd.DataFrame,
     chunks: pd.DataFrame,
     questions: pd.DataFrame | None = None,
+    searched: pd.DataFrame | None = None,
 ) -> TrainingSet:
-    """``candidates`` (table candidate_pairs) with ``feedback`` (table feedback_pairs) and
-    ``questions`` (table human_questions)."""
+    """``candidates`` (table candidate_pairs) with ``feedback`` (table feedback_pairs),
+    ``questions`` (table human_questions) and ``searched`` (pairs from judged searches,
+    ``embedloop.searches.judgments.search_pairs``)."""
     questions = questions if questions is not None else pd.DataFrame()
+    searched = searched if searched is not None else pd.DataFrame()
     feedback = feedback if len(feedback) else FEEDBACK_PAIRS.empty()
-    if feedback.empty and questions.empty:
+    if feedback.empty and questions.empty and searched.empty:
         return TrainingSet(pairs=candidates[TRAINING_SPLITS.columns].reset_index(drop=True))
     rejected = set(feedback.loc[feedback["decision"] == "rejected", "pair_id"])
     is_rejected = candidates["pair_id"].isin(rejected)
     kept = candidates[~is_rejected]
     corrections = _corrected_pairs(feedback, kept, chunks)
     asked = _question_pairs(questions, kept, corrections, chunks)
-    if len(corrections) or len(asked):
+    judged = _search_pairs(searched, kept, chunks)
+    if len(corrections) or len(asked) or len(judged):
         # Row-wise: the added pairs' all-null columns would upset pd.concat.
         rows = [*kept.to_dict("records"), *corrections.to_dict("records")]
-        kept = pd.DataFrame([*rows, *asked.to_dict("records")], columns=kept.columns)
+        rows += [*asked.to_dict("records"), *judged.to_dict("records")]
+        kept = pd.DataFrame(rows, columns=kept.columns)
     kept = kept.sort_values("pair_id", ignore_index=True)
     return TrainingSet(
         pairs=kept[TRAINING_SPLITS.columns],
         dropped={"human_rejected": int(is_rejected.sum())},
         human_pairs=len(corrections),
         question_pairs=len(asked),
+        search_pairs=len(judged),
     )
+
+
+def _search_pairs(searched: pd.DataFrame, kept: pd.DataFrame, chunks: pd.DataFrame) -> pd.DataFrame:
+    """Judged-search pairs in the split of their passage's document (the candidates' split
+    when the document has pairs, else the split rule's, which ``searched`` carries), unless
+    the chunk already has that query or the chunk is gone."""
+    if searched.empty:
+        return pd.DataFrame(columns=kept.columns)
+    doc_split = dict(zip(kept["doc_id"], kept["split"], strict=True))
+    existing = set(zip(kept["chunk_id"], kept["query"].map(normalize_query), strict=True))
+    fresh = [
+        (c, normalize_query(q)) not in existing
+        for c, q in zip(searched["chunk_id"], searched["query"], strict=True)
+    ]
+    rows = searched[fresh & searched["chunk_id"].isin(set(chunks["chunk_id"]))].copy()
+    rows["split"] = [
+        doc_split.get(d, s) for d, s in zip(rows["doc_id"], rows["split"], strict=True)
+    ]
+    return rows[kept.columns].reset_index(drop=True)
 
 
 def _question_pairs(

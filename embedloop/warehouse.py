@@ -324,7 +324,7 @@ HUMAN_QUESTIONS = Table(
 EVALUATION_QUERIES = Table(
     "evaluation_queries",
     {
-        "set_name": "VARCHAR",  # synthetic | human | questions
+        "set_name": "VARCHAR",  # synthetic | human | questions | searches
         "query_id": "VARCHAR",
         "query": "VARCHAR",
         "relevant_chunk_ids": "VARCHAR[]",

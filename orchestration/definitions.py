@@ -15,6 +15,7 @@ from assets.human_feedback import (
     human_questions,
 )
 from assets.ingestion import document_chunks, ingest_documents
+from assets.search_feedback import argilla_search_dataset, search_judgments, search_log
 from assets.serving import production_index
 from assets.sources import documentation_sources
 from assets.training import embedding_evaluation, finetuned_embedding_model
@@ -24,10 +25,11 @@ from orchestration.jobs import ALL_JOBS
 from orchestration.resources import build_resources
 from orchestration.rollback import index_after_rollback_sensor, production_index_job, rollback_job
 from orchestration.schedules import build_refresh_schedule
-from orchestration.sensors import build_feedback_sensor
+from orchestration.sensors import build_feedback_sensor, build_search_log_sensor
 from orchestration.source_automation import build_source_automation_sensor, with_source_automation
 from orchestration.source_sensor import build_source_sensor
 from quality.checks import ALL_CHECKS
+from quality.search_checks import SEARCH_CHECKS
 
 ALL_ASSETS = [
     ingest_documents,
@@ -39,6 +41,9 @@ ALL_ASSETS = [
     human_feedback,
     argilla_question_dataset,
     human_questions,
+    search_log,
+    argilla_search_dataset,
+    search_judgments,
     training_splits,
     finetuned_embedding_model,
     evaluation_sets,
@@ -62,11 +67,12 @@ def build_definitions(
         # The sources are observed (by the source sensor), not built.
         # What a source change rebuilds is declarative automation (source_automation).
         assets=[documentation_sources, *with_source_automation(ALL_ASSETS)],
-        asset_checks=ALL_CHECKS,
+        asset_checks=[*ALL_CHECKS, *SEARCH_CHECKS],
         jobs=[*ALL_JOBS, rollback_job, production_index_job],
         schedules=[build_refresh_schedule(settings)],
         sensors=[
             build_feedback_sensor(settings),
+            build_search_log_sensor(settings),
             build_source_sensor(settings),
             build_source_automation_sensor(settings),
             index_after_rollback_sensor,

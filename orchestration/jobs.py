@@ -29,12 +29,15 @@ retraining_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(
         "human_feedback",
         "human_questions",
+        "search_log",
+        "search_judgments",
         "training_splits",
         "finetuned_embedding_model",
         "evaluation_sets",
         "embedding_evaluation",
     ),
-    description="Pull human feedback and questions from Argilla, merge them into the splits, "
+    description="Pull human feedback, questions and search judgments from Argilla, merge them "
+    "into the splits, "
     "finetune and evaluate a new model version (what argilla_feedback_sensor launches).",
 )
 
@@ -55,7 +58,15 @@ source_refresh_job = dg.define_asset_job(
     "(the daily schedule runs it whole; source_automation_sensor only what changed).",
 )
 
+search_publication_job = dg.define_asset_job(
+    "search_publication_job",
+    selection=dg.AssetSelection.assets("search_log", "argilla_search_dataset"),
+    description="Copy new searches and feedback from the search log and publish a sample to "
+    "Argilla for judgment (what search_log_sensor launches).",
+)
+
 ALL_JOBS = [
+    search_publication_job,
     ingestion_job,
     training_data_job,
     training_job,

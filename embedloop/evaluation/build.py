@@ -1,4 +1,4 @@
-"""The three evaluation sets, built from the warehouse and the configured question files.
+"""The evaluation sets, built from the warehouse and the configured question files.
 
 - ``synthetic``: the test split of ``training_splits`` (generated queries; reviewers'
   corrected queries are human and go to ``human``); its validation split once real
@@ -7,6 +7,8 @@
   rows of ``human_questions`` (questions annotators wrote for uniformly sampled passages).
 - ``questions``: every ``evaluation.question_files`` row, plus question headings of
   test-split FAQ pages when ``evaluation.harvest_faq``.
+- ``searches``: searches people ran that reviewers judged, in the evaluate role (the
+  newest of each published batch); relevant: the returned passages judged to answer.
 
 Identical query texts within a set become one query whose relevant chunks are the union.
 """
@@ -29,9 +31,12 @@ from embedloop.evaluation.sets import (
     ChunkIndex,
     EvalSet,
     build_set,
+    empty_set,
     expand_relevance,
     query_id,
 )
+from embedloop.searches.judgments import evaluation_rows
+from embedloop.searches.tables import SEARCH_JUDGMENTS
 from embedloop.splits import split_of
 from embedloop.training_set import HUMAN_CORRECTION
 from embedloop.warehouse import (
@@ -53,6 +58,7 @@ class EvalTables:
     documents: pd.DataFrame  # source_documents (live)
     human_eval: pd.DataFrame
     human_questions: pd.DataFrame
+    search_judgments: pd.DataFrame | None = None
 
     @classmethod
     def read(cls, conn: duckdb.DuckDBPyConnection) -> EvalTables:
@@ -64,6 +70,7 @@ class EvalTables:
             live.reset_index(drop=True),
             read_table(conn, HUMAN_EVAL),
             read_table(conn, HUMAN_QUESTIONS),
+            read_table(conn, SEARCH_JUDGMENTS),
         )
 
 
@@ -172,6 +179,18 @@ def human_set(
     return built
 
 
+def searches_set(judgments: pd.DataFrame | None, index: ChunkIndex) -> EvalSet:
+    """Judged evaluation searches; those whose answer was not among the hits are noted."""
+    if judgments is None or judgments.empty:
+        return empty_set("searches")
+    rows, unanswered = evaluation_rows(judgments)
+    built = _merged("searches", rows, index, "sr-", split="search")
+    if unanswered:
+        note = f"{unanswered} evaluation searches had no returned passage that answers"
+        return replace(built, notes=(*built.notes, note))
+    return built
+
+
 def questions_set(
     settings: Settings, tables: EvalTables, doc_split: Callable[[str], str]
 ) -> EvalSet:
@@ -208,7 +227,7 @@ def questions_set(
 
 
 def build_eval_sets(settings: Settings, tables: EvalTables) -> dict[str, EvalSet]:
-    """``synthetic``, ``human`` and ``questions`` over the current chunks."""
+    """``synthetic``, ``human``, ``questions`` and ``searches`` over the current chunks."""
     if tables.chunks.empty:
         raise ValueError("document_chunks is empty: materialize it before the evaluation sets")
     index = ChunkIndex(tables.chunks)
@@ -216,6 +235,7 @@ def build_eval_sets(settings: Settings, tables: EvalTables) -> dict[str, EvalSet
     real = {
         "human": human_set(tables.human_eval, tables.human_questions, index, doc_split),
         "questions": questions_set(settings, tables, doc_split),
+        "searches": searches_set(tables.search_judgments, index),
     }
     gate = real_questions_gate(
         {k: len(v) for k, v in real.items()}, settings.training.min_real_queries

@@ -19,8 +19,9 @@ import pandas as pd
 from embedloop.chunking.sections import HEADING_SEPARATOR
 from embedloop.warehouse import EVALUATION_QUERIES
 
-SET_NAMES = ("synthetic", "human", "questions")
-REAL_SETS = ("questions", "human")
+SET_NAMES = ("synthetic", "human", "questions", "searches")
+# Questions people asked or wrote: together, once large enough, the gate's primary set.
+REAL_SETS = ("questions", "human", "searches")
 PROVENANCE_COLUMNS = [c for c in EVALUATION_QUERIES.columns if c != "created_at"]
 # A chunk overlaps its predecessor when its first OVERLAP_WORDS words occur among the
 # predecessor's last OVERLAP_TAIL_WORDS words (the chunker's overlap_tokens lead-in).

@@ -25,7 +25,18 @@ FINGERPRINT = ["chunk_id", "text_hash", "doc_id", "heading_path"]
 
 
 class IndexUnavailable(LookupError):
-    """No index to search (never built, or its model is gone): says what to do."""
+    """No index to search (never built, its model gone, its database unreachable): says
+    what to do, and never names a server path, a URL or a password (an API answers it as a
+    503 to whoever asked)."""
+
+
+class IndexSwitched(IndexUnavailable):
+    """The index switched to another build while a search ran on it (its column or table
+    is gone): nothing is wrong, the search should look at the state again and retry."""
+
+
+UNREACHABLE = "the index database is unreachable; retrying on the next request"
+SWITCHED = "the index switched to another build during the search; retry"
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from embedloop.config import SyntheticSettings
 from embedloop.embedding_cache import text_hash
 from embedloop.pairs.generation import ChunkForGeneration, GenerationReport
 from embedloop.pairs.llm_questions import PROMPT_VERSION
+from embedloop.pairs.question_cache import llm_identity
 from embedloop.pairs.screen import Screened
 from embedloop.warehouse import GENERATION_LOG, SYNTHETIC_QUERIES
 
@@ -32,9 +33,6 @@ Screen = Callable[[pd.DataFrame, pd.DataFrame], Screened]
 
 # Bump when the offline generator's output changes for the same settings.
 OFFLINE_VERSION = 2
-
-# Settings that change what is generated; endpoint and throughput knobs do not.
-_OPERATIONAL_LLM_KEYS = {"base_url", "input_batch_size", "concurrency", "timeout_s", "max_retries"}
 
 
 def config_hash(settings: SyntheticSettings, screen_key: str = "") -> str:
@@ -46,7 +44,7 @@ def config_hash(settings: SyntheticSettings, screen_key: str = "") -> str:
         payload["offline_version"] = OFFLINE_VERSION
     else:
         payload.pop("offline_strategies")
-        payload["llm"] = {k: v for k, v in payload["llm"].items() if k not in _OPERATIONAL_LLM_KEYS}
+        payload["llm"] = llm_identity(settings.llm)
         payload["prompt_version"] = PROMPT_VERSION
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 

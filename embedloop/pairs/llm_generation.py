@@ -7,6 +7,7 @@ in this process). In this process the task runs batch by batch, so that:
 
 - every answered batch is in the question cache (``question_cache``) before the next is
   asked: an unchanged chunk is never sent twice, and a stopped run keeps its answers;
+  only complete answers are kept (a chunk that met an error is asked again next run);
 - ``synthetic.max_minutes`` bounds the run: chunks not reached keep offline queries for
   now and stay pending, so the next run extends the LLM's coverage;
 - a chunk the model gave no usable question for gets offline queries too (mixed).
@@ -19,7 +20,6 @@ rows go through one distilabel ``Pipeline`` instead, unbounded.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -35,7 +35,12 @@ from embedloop.pairs.generation_types import (
     PipelineRunner,
 )
 from embedloop.pairs.llm_questions import PROMPT_VERSION, SYSTEM_PROMPT, messages, parse_questions
-from embedloop.pairs.question_cache import CachedAnswer, QuestionCache, cache_key
+from embedloop.pairs.question_cache import (
+    CachedAnswer,
+    QuestionCache,
+    answer_options,
+    cache_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +92,9 @@ def generate_llm(
             log.info("synthetic.max_minutes reached: %d chunks keep offline queries", len(rest))
             break
         states = _ask_with_retries(todo[start : start + batch_size], settings, ask, report)
-        # A chunk with no answer at all is asked again next run; an unusable answer is kept.
-        answered = [s for s in states if s.questions or not s.errors]
+        # Only complete answers are kept: a chunk that met an error (none or only some of
+        # its questions came back) is asked again next run; an unusable answer is kept.
+        answered = [s for s in states if not s.errors]
         cache.add(
             CachedAnswer(
                 cache_key(s.chunk.text, model, PROMPT_VERSION, options), tuple(s.questions), model
@@ -190,15 +196,9 @@ def _add_pairs(
 
 
 def _cache_options(settings: SyntheticSettings) -> str:
-    """Everything besides the text and the model that changes the answer."""
-    return json.dumps(
-        {
-            "n": settings.queries_per_chunk,
-            "corpus": settings.corpus_description,
-            "generation": settings.llm.generation_kwargs,
-        },
-        sort_keys=True,
-    )
+    """Everything besides the text and the model that changes the answer: the same LLM
+    settings as the pairs' config hash (``question_cache.llm_identity``)."""
+    return answer_options(settings)
 
 
 class _Asker:

@@ -2,7 +2,11 @@
 
 Some open models reach PyPI as a run of packages, each holding one part of a GGUF file
 (``data/partNN.bin``). Their package names say nothing about their content, so they are
-never imported: the parts are found through ``importlib.metadata``, each part is checked
+never imported, nor installed where anything imports from: ``make llm-setup`` checks each
+wheel holds nothing but its part (``services/llm/wheel_check.py``: a ``.pth`` file in one
+would run code at every interpreter start) and installs them with ``pip --target`` into
+``<venv>/llm-parts/<name>/``. The parts are found there through ``importlib.metadata``,
+each part is checked
 against the SHA-256 its wheel's RECORD gives (a truncated or altered part is named), and the
 assembled file against the SHA-256 of the whole model, before anything loads it. The file
 is written beside its destination and renamed into place, so a killed assembly leaves
@@ -17,6 +21,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import sys
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -76,13 +81,20 @@ def packaged_model(name: str) -> PackagedModel | None:
     return PACKAGED_MODELS.get(name)
 
 
+def parts_dir(model: PackagedModel) -> Path:
+    """Where ``make llm-setup`` installs the parts: beside this interpreter's packages,
+    never on its path (``<venv>/llm-parts/<name>``)."""
+    return Path(sys.prefix) / "llm-parts" / model.name
+
+
 def model_path(model: PackagedModel, models_dir: Path) -> Path:
     """Where the assembled model lives (``<data_dir>/models/llm/<name>.gguf``)."""
     return models_dir / model.file_name
 
 
-def assemble(model: PackagedModel, models_dir: Path) -> Path:
-    """The assembled, verified GGUF file of ``model``; assembled now if not yet there.
+def assemble(model: PackagedModel, models_dir: Path, parts: Path | None = None) -> Path:
+    """The assembled, verified GGUF file of ``model``; assembled now if not yet there, from
+    the parts installed in ``parts`` (default ``parts_dir(model)``).
 
     A file already in place is trusted only with its verification marker (the size and
     SHA-256 it had when this function wrote it) and its size unchanged; hashing 0.5 GB on
@@ -97,13 +109,14 @@ def assemble(model: PackagedModel, models_dir: Path) -> Path:
         and target.stat().st_size == model.size
     ):
         return target
-    parts = [_part_file(package, model) for package in model.packages]
+    where = parts_dir(model) if parts is None else parts
+    files = [_part_file(package, model, where) for package in model.packages]
     models_dir.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     digest = hashlib.sha256()
     try:
         with partial.open("wb") as out:
-            for part in parts:
+            for part in files:
                 with part.open("rb") as src:
                     while block := src.read(_CHUNK):
                         digest.update(block)
@@ -120,15 +133,15 @@ def assemble(model: PackagedModel, models_dir: Path) -> Path:
     return target
 
 
-def _part_file(package: str, model: PackagedModel) -> Path:
+def _part_file(package: str, model: PackagedModel, where: Path) -> Path:
     """The installed data file of one part, checked against its wheel's RECORD hash."""
-    try:
-        dist = metadata.distribution(package)
-    except metadata.PackageNotFoundError:
+    found = list(metadata.distributions(name=package, path=[str(where)]))
+    if not found:
         raise ModelAssemblyError(
-            f"{model.name}: part {package}=={model.version} is not installed;"
-            " run `make llm-setup` (pip install -r services/llm/requirements.txt)"
-        ) from None
+            f"{model.name}: part {package}=={model.version} is not installed in {where};"
+            f" run `make llm-setup LLM_MODEL={model.name}`"
+        )
+    dist = found[0]
     if dist.version != model.version:
         raise ModelAssemblyError(
             f"{model.name}: part {package} is version {dist.version}, expected {model.version}"

@@ -68,6 +68,9 @@ DATA_ASSETS = [
         "human_feedback",
         "argilla_question_dataset",
         "human_questions",
+        "search_log",
+        "argilla_search_dataset",
+        "search_judgments",
     }
 ]
 

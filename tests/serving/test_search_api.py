@@ -160,7 +160,8 @@ def test_cli_search_prints_ranked_hits_from_the_index(
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("1. [") and "secret store  (docs:page1.md)" in lines[0]
     assert lines[2].startswith("2. [")
-    assert lines[-1] == "(model version base, duckdb index)"
+    assert lines[-2] == "(model version base, duckdb index)"
+    assert lines[-1].startswith("search_id ") and len(lines[-1].split()[1]) == 32
 
 
 def test_a_missing_index_model_is_503_saying_why(

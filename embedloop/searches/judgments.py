@@ -1,0 +1,210 @@
+"""What reviewers' judgments of real searches become: training pairs and the ``searches``
+evaluation set.
+
+A passage judged to *answer* a train-role search becomes a training pair (generator
+``search``) whose hard negative is the best-ranked passage of the same search judged *not*
+to answer: a negative a person labelled, the best kind there is. A passage nobody judged
+is never a negative, and *partly* is neither. Evaluate-role searches form the ``searches``
+set (relevant: every passage judged to answer); they never train, and a search whose
+answer was not among its hits cannot be scored, so it is counted, not used.
+
+With ``feedback.trust_searchers`` a searcher's explicit ``helpful`` on a search that is not
+an evaluation search trains as well, without a negative.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from datetime import datetime
+
+import pandas as pd
+
+from embedloop.pairs.filters import normalize_query
+from embedloop.searches.log import NONE_HELPFUL
+from embedloop.searches.publication import ANSWERS, DOES_NOT, EVALUATE, LABELS, PARTLY, TRAIN
+from embedloop.searches.scrub import scrub
+from embedloop.searches.tables import SEARCH_HISTORY, SEARCH_JUDGMENTS
+
+SEARCH_GENERATOR = "search"  # generator of pairs from judged searches
+
+
+def append_search_history(
+    history: pd.DataFrame, pulled: pd.DataFrame, now: datetime
+) -> tuple[pd.DataFrame, int]:
+    """The history plus every pulled response version it does not hold yet."""
+    seen = set(
+        zip(history["response_id"], pd.to_datetime(history["updated_at"], utc=True), strict=True)
+    )
+    stamps = pd.to_datetime(pulled["updated_at"], utc=True)
+    fresh = pulled[
+        [(r, t) not in seen for r, t in zip(pulled["response_id"], stamps, strict=True)]
+    ].assign(pulled_at=now)[SEARCH_HISTORY.columns]
+    if fresh.empty:
+        return history, 0
+    both = [history, fresh] if len(history) else [fresh]
+    return pd.concat(both, ignore_index=True), len(fresh)
+
+
+def judge(history: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
+    """SEARCH_JUDGMENTS: per published search and passage, the label of the annotators'
+    latest submitted responses (the majority; a tie is ``partly``, which teaches nothing)."""
+    if history.empty or records.empty:
+        return SEARCH_JUDGMENTS.empty()
+    ordered = history.assign(updated_at=pd.to_datetime(history["updated_at"], utc=True))
+    ordered = ordered.sort_values(["updated_at", "pulled_at", "response_id"])
+    latest = ordered.drop_duplicates(["record_id", "user_id"], keep="last")
+    latest = latest[latest["status"] == "submitted"]
+    info = records.drop_duplicates("record_id").set_index("record_id")
+    votes: dict[tuple[str, int], Counter[str]] = {}
+    judged_at: dict[str, object] = {}
+    for row in latest.itertuples():
+        if row.record_id not in info.index:
+            continue
+        for position, label in json.loads(row.labels or "{}").items():
+            if label in LABELS:
+                votes.setdefault((row.record_id, int(position)), Counter())[label] += 1
+        judged_at[row.record_id] = max(judged_at.get(row.record_id, row.updated_at), row.updated_at)  # type: ignore[type-var]
+    rows = []
+    for (rid, position), counter in sorted(votes.items()):
+        shown = list(info.at[rid, "chunk_ids"])
+        if position > len(shown):
+            continue
+        top = counter.most_common(2)
+        label = top[0][0] if len(top) == 1 or top[0][1] > top[1][1] else PARTLY
+        rows.append(
+            {
+                "record_id": rid,
+                "search_id": info.at[rid, "search_id"],
+                "role": info.at[rid, "role"],
+                "query": info.at[rid, "query"],
+                "chunk_id": shown[position - 1],
+                "rank": position,
+                "label": label,
+                "annotators": sum(counter.values()),
+                "judged_at": judged_at[rid],
+            }
+        )
+    return pd.DataFrame(rows, columns=SEARCH_JUDGMENTS.columns)
+
+
+def evaluation_queries(judgments: pd.DataFrame) -> set[str]:
+    """Normalized queries of evaluation searches: they must never train."""
+    evaluate = judgments[judgments["role"] == EVALUATE]
+    return {normalize_query(q) for q in evaluate["query"]}
+
+
+def search_pairs(
+    judgments: pd.DataFrame,
+    chunks: pd.DataFrame,
+    searches: pd.DataFrame | None = None,
+    feedback: pd.DataFrame | None = None,
+    trust_searchers: bool = False,
+) -> pd.DataFrame:
+    """Training pairs (query, positive, negative, generator ``search``) from train-role
+    judgments, plus trusted searcher feedback when asked; split and doc are filled in by
+    the caller. Columns: pair_id, chunk_id, doc_id, query, positive, negative,
+    negative_chunk_id, generator, model."""
+    text = dict(zip(chunks["chunk_id"], chunks["text"], strict=True))
+    doc = dict(zip(chunks["chunk_id"], chunks["doc_id"], strict=True))
+    banned = evaluation_queries(judgments)
+    rows: list[dict[str, object]] = []
+    seen: set[tuple[str, str]] = set()
+    train = judgments[judgments["role"] == TRAIN]
+    for search_id, group in train.groupby("search_id", sort=True):
+        negatives = group[group["label"] == DOES_NOT].sort_values("rank")
+        negatives = negatives[negatives["chunk_id"].isin(text)]
+        negative = negatives["chunk_id"].iloc[0] if len(negatives) else None
+        for row in group[group["label"] == ANSWERS].itertuples():
+            _add(
+                rows,
+                seen,
+                banned,
+                str(search_id),
+                row.query,
+                row.chunk_id,
+                negative,
+                text,
+                doc,
+                "argilla:search-review",
+            )
+    if trust_searchers and searches is not None and feedback is not None:
+        reviewed = set(judgments["search_id"])
+        query = dict(zip(searches["search_id"], searches["query"], strict=True))
+        liked = feedback[feedback["helpful"].astype(bool) & (feedback["chunk_id"] != NONE_HELPFUL)]
+        for row in liked.itertuples():
+            if row.search_id in reviewed or row.search_id not in query:
+                continue  # a reviewed search trains through its judgments
+            _add(
+                rows,
+                seen,
+                banned,
+                str(row.search_id),
+                scrub(query[row.search_id]),
+                row.chunk_id,
+                None,
+                text,
+                doc,
+                "api:searcher-feedback",
+            )
+    columns = [
+        "pair_id",
+        "chunk_id",
+        "doc_id",
+        "query",
+        "positive",
+        "negative",
+        "negative_chunk_id",
+        "generator",
+        "model",
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _add(
+    rows: list[dict[str, object]],
+    seen: set[tuple[str, str]],
+    banned: set[str],
+    search_id: str,
+    query: str,
+    chunk_id: str,
+    negative: str | None,
+    text: dict[str, str],
+    doc: dict[str, str],
+    model: str,
+) -> None:
+    key = (chunk_id, normalize_query(query))
+    if chunk_id not in text or key in seen or key[1] in banned or negative == chunk_id:
+        return
+    seen.add(key)
+    digest = hashlib.sha256(f"{search_id}\x1f{chunk_id}".encode()).hexdigest()[:24]
+    rows.append(
+        {
+            "pair_id": f"search-{digest}",
+            "chunk_id": chunk_id,
+            "doc_id": doc[chunk_id],
+            "query": query,
+            "positive": text[chunk_id],
+            "negative": text[negative] if negative else None,
+            "negative_chunk_id": negative,
+            "generator": SEARCH_GENERATOR,
+            "model": model,
+        }
+    )
+
+
+def evaluation_rows(judgments: pd.DataFrame) -> tuple[list[dict[str, object]], int]:
+    """Rows (query, chunk_id, source) of the ``searches`` set, and how many evaluation
+    searches could not be scored (no returned passage answers them)."""
+    evaluate = judgments[judgments["role"] == EVALUATE]
+    rows = [
+        {"query": q, "chunk_id": c, "source": "argilla:search-review"}
+        for q, c, label in zip(
+            evaluate["query"], evaluate["chunk_id"], evaluate["label"], strict=True
+        )
+        if label == ANSWERS
+    ]
+    answered = {r["query"] for r in rows}
+    unanswered = len(set(evaluate["query"]) - answered)
+    return rows, unanswered
