@@ -43,7 +43,10 @@ DESCRIPTIONS = {
     "rollback": "Make an older model version production again, recorded in ZenML and in the "
     "Dagster run log with the reason and who did it.",
     "search": "Retrieve the best chunks for a question from the production index.",
-    "serve": "Serve the search API (FastAPI on uvicorn) over the production index.",
+    "serve": "Serve the search API (FastAPI on uvicorn) over the production index; every "
+    "search is logged for the loop to learn from, POST /feedback takes what helped.",
+    "searches": "The search log: `purge --before DATE` deletes logged searches and their "
+    "feedback (people's queries can hold private data).",
 }
 
 
@@ -112,7 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     evaluate.set_defaults(handler=_evaluate)
     add_lineage_commands(sub)  # lineage, rollback (orchestration/cli_lineage.py)
-    add_serving_commands(sub)  # search, serve (orchestration/cli_serving.py)
+    add_serving_commands(sub)  # search, serve, searches (orchestration/cli_serving.py)
     for p in (run, export):
         p.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     for name, command in sub.choices.items():

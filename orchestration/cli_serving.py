@@ -44,7 +44,9 @@ def add_commands(sub: Any) -> None:
     serve.set_defaults(handler=_serve)
 
     searches = sub.add_parser("searches", help="the search log: what people searched")
-    searches_sub = searches.add_subparsers(dest="searches_command", required=True)
+    searches_sub = searches.add_subparsers(
+        dest="searches_command", required=True, help="what to do with the log"
+    )
     purge = searches_sub.add_parser(
         "purge", help="delete logged searches (and their feedback) from before a date"
     )

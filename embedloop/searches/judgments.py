@@ -95,6 +95,19 @@ def evaluation_queries(judgments: pd.DataFrame) -> set[str]:
     return {normalize_query(q) for q in evaluate["query"]}
 
 
+PAIR_COLUMNS = [
+    "pair_id",
+    "chunk_id",
+    "doc_id",
+    "query",
+    "positive",
+    "negative",
+    "negative_chunk_id",
+    "generator",
+    "model",
+]
+
+
 def search_pairs(
     judgments: pd.DataFrame,
     chunks: pd.DataFrame,
@@ -103,32 +116,16 @@ def search_pairs(
     trust_searchers: bool = False,
 ) -> pd.DataFrame:
     """Training pairs (query, positive, negative, generator ``search``) from train-role
-    judgments, plus trusted searcher feedback when asked; split and doc are filled in by
-    the caller. Columns: pair_id, chunk_id, doc_id, query, positive, negative,
-    negative_chunk_id, generator, model."""
-    text = dict(zip(chunks["chunk_id"], chunks["text"], strict=True))
-    doc = dict(zip(chunks["chunk_id"], chunks["doc_id"], strict=True))
-    banned = evaluation_queries(judgments)
-    rows: list[dict[str, object]] = []
-    seen: set[tuple[str, str]] = set()
+    judgments, plus trusted searcher feedback when asked (PAIR_COLUMNS; the caller adds the
+    split)."""
+    pairs = _Pairs(chunks, evaluation_queries(judgments))
     train = judgments[judgments["role"] == TRAIN]
     for search_id, group in train.groupby("search_id", sort=True):
-        negatives = group[group["label"] == DOES_NOT].sort_values("rank")
-        negatives = negatives[negatives["chunk_id"].isin(text)]
-        negative = negatives["chunk_id"].iloc[0] if len(negatives) else None
+        negatives = group[(group["label"] == DOES_NOT) & group["chunk_id"].isin(pairs.text)]
+        ranked = negatives.sort_values("rank")["chunk_id"]
+        negative = str(ranked.iloc[0]) if len(ranked) else None
         for row in group[group["label"] == ANSWERS].itertuples():
-            _add(
-                rows,
-                seen,
-                banned,
-                str(search_id),
-                row.query,
-                row.chunk_id,
-                negative,
-                text,
-                doc,
-                "argilla:search-review",
-            )
+            pairs.add(str(search_id), row.query, row.chunk_id, negative, "argilla:search-review")
     if trust_searchers and searches is not None and feedback is not None:
         reviewed = set(judgments["search_id"])
         query = dict(zip(searches["search_id"], searches["query"], strict=True))
@@ -136,62 +133,42 @@ def search_pairs(
         for row in liked.itertuples():
             if row.search_id in reviewed or row.search_id not in query:
                 continue  # a reviewed search trains through its judgments
-            _add(
-                rows,
-                seen,
-                banned,
-                str(row.search_id),
-                scrub(query[row.search_id]),
-                row.chunk_id,
-                None,
-                text,
-                doc,
-                "api:searcher-feedback",
-            )
-    columns = [
-        "pair_id",
-        "chunk_id",
-        "doc_id",
-        "query",
-        "positive",
-        "negative",
-        "negative_chunk_id",
-        "generator",
-        "model",
-    ]
-    return pd.DataFrame(rows, columns=columns)
+            asked = scrub(query[row.search_id])
+            pairs.add(str(row.search_id), asked, row.chunk_id, None, "api:searcher-feedback")
+    return pd.DataFrame(pairs.rows, columns=PAIR_COLUMNS)
 
 
-def _add(
-    rows: list[dict[str, object]],
-    seen: set[tuple[str, str]],
-    banned: set[str],
-    search_id: str,
-    query: str,
-    chunk_id: str,
-    negative: str | None,
-    text: dict[str, str],
-    doc: dict[str, str],
-    model: str,
-) -> None:
-    key = (chunk_id, normalize_query(query))
-    if chunk_id not in text or key in seen or key[1] in banned or negative == chunk_id:
-        return
-    seen.add(key)
-    digest = hashlib.sha256(f"{search_id}\x1f{chunk_id}".encode()).hexdigest()[:24]
-    rows.append(
-        {
-            "pair_id": f"search-{digest}",
-            "chunk_id": chunk_id,
-            "doc_id": doc[chunk_id],
-            "query": query,
-            "positive": text[chunk_id],
-            "negative": text[negative] if negative else None,
-            "negative_chunk_id": negative,
-            "generator": SEARCH_GENERATOR,
-            "model": model,
-        }
-    )
+class _Pairs:
+    """Pairs being collected: one per (chunk, normalized query), never an exam query."""
+
+    def __init__(self, chunks: pd.DataFrame, banned: set[str]) -> None:
+        self.text = dict(zip(chunks["chunk_id"], chunks["text"], strict=True))
+        self.doc = dict(zip(chunks["chunk_id"], chunks["doc_id"], strict=True))
+        self.banned = banned
+        self.seen: set[tuple[str, str]] = set()
+        self.rows: list[dict[str, object]] = []
+
+    def add(
+        self, search_id: str, query: str, chunk_id: str, negative: str | None, model: str
+    ) -> None:
+        key = (chunk_id, normalize_query(query))
+        if chunk_id not in self.text or key in self.seen or key[1] in self.banned:
+            return
+        self.seen.add(key)
+        digest = hashlib.sha256(f"{search_id}\x1f{chunk_id}".encode()).hexdigest()[:24]
+        self.rows.append(
+            {
+                "pair_id": f"search-{digest}",
+                "chunk_id": chunk_id,
+                "doc_id": self.doc[chunk_id],
+                "query": query,
+                "positive": self.text[chunk_id],
+                "negative": self.text[negative] if negative else None,
+                "negative_chunk_id": negative,
+                "generator": SEARCH_GENERATOR,
+                "model": model,
+            }
+        )
 
 
 def evaluation_rows(judgments: pd.DataFrame) -> tuple[list[dict[str, object]], int]:

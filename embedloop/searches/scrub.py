@@ -16,14 +16,15 @@ EMAIL = "[email]"
 SECRET = "[secret]"
 
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    # Credentials in a URL first: their "user:password@host" also reads as an email.
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/:@]+:[^\s/@]+@"), rf"\1{SECRET}@"),
     (re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), EMAIL),
+    # "password: x", "token=x", "Bearer x" (a bare "reset my password" stays).
     (
-        re.compile(
-            r"(?i)\b(bearer|token|apikey|api_key|api-key|password|passwd|secret)([=: ]+)\S+"
-        ),
-        r"\1\2" + SECRET,
+        re.compile(r"(?i)\b(token|api[_-]?key|password|passwd|secret)(\s*[=:]\s*)\S+"),
+        rf"\1\2{SECRET}",
     ),
-    (re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s/:@]+:[^\s/@]+@"), f"{SECRET}@"),
+    (re.compile(r"(?i)\b(bearer\s+)\S+"), rf"\1{SECRET}"),
     (re.compile(r"\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}"), SECRET),  # a JWT
     (re.compile(r"\b(?:sk|pk|rk)[-_][\w-]{16,}"), SECRET),  # OpenAI/Stripe-style keys
     (re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr|glpat|xox[abprs])[-_][\w-]{10,}"), SECRET),

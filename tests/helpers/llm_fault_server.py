@@ -22,6 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
+from embedloop.config import LLMSettings, SyntheticSettings
+
 _ASKED = re.compile(r"Write (\d+) different questions")
 
 
@@ -167,3 +169,15 @@ def _make_handler(server: FaultyLLMServer) -> type[BaseHTTPRequestHandler]:
             pass  # keep pytest output clean
 
     return Handler
+
+
+def fault_settings(server: FaultyLLMServer, **extra: object) -> SyntheticSettings:
+    """Settings of the llm generator pointed at ``server``."""
+    llm = LLMSettings(
+        base_url=server.base_url,
+        model="fault-server",
+        input_batch_size=1,
+        timeout_s=5,
+        max_retries=0,
+    )
+    return SyntheticSettings(generator="llm", queries_per_chunk=2, llm=llm, **extra)  # type: ignore[arg-type]

@@ -11,8 +11,12 @@ from embedloop.pairs.generation import ChunkForGeneration, generate_pairs
 from embedloop.pairs.incremental import config_hash
 from embedloop.pairs.llm_generation import CACHE_FILE, _cache_options
 from embedloop.pairs.question_cache import CachedAnswer, QuestionCache
-from tests.helpers.llm_fault_server import FaultyLLMServer, asked_for, well_formed_question
-from tests.llm.test_llm_generation import _settings
+from tests.helpers.llm_fault_server import (
+    FaultyLLMServer,
+    asked_for,
+    fault_settings,
+    well_formed_question,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,7 +55,7 @@ class _PartialServer(FaultyLLMServer):
 def test_an_answer_cut_short_by_an_error_is_not_cached(tmp_path: Path) -> None:
     chunk = ChunkForGeneration("c0", "PARTIAL: the scheduler starts jobs.", "Guide", "Guide")
     with _PartialServer() as server:
-        settings = _settings(server)
+        settings = fault_settings(server)
         settings = settings.model_copy(
             update={"llm": settings.llm.model_copy(update={"max_retries": 1})}
         )
@@ -62,13 +66,13 @@ def test_an_answer_cut_short_by_an_error_is_not_cached(tmp_path: Path) -> None:
     assert not cache.exists() or cache.read_text() == ""  # but not kept as the answer
 
     with FaultyLLMServer() as healthy:
-        again = generate_pairs([chunk], _settings(healthy), tmp_path)
+        again = generate_pairs([chunk], fault_settings(healthy), tmp_path)
         assert healthy.requests  # asked again, for both questions
     assert again.counts["cached"] == 0
     assert len([p for p in again.pairs if p.generator == "llm"]) == 2
 
 
-def test_both_llm_caches_key_on_the_same_settings() -> None:
+def test_both_llm_caches_key_on_the_samefault_settings() -> None:
     """A setting changes the question cache's key exactly when it changes the pairs'
     config hash: the backend does (the same model name through another backend may be
     other weights), the endpoint and throughput knobs do not."""

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from embedloop.config import LLMSettings, SyntheticSettings
 from embedloop.pairs.generation import ChunkForGeneration, generate_pairs
 from embedloop.pairs.llm_generation import CACHE_FILE
-from tests.helpers.llm_fault_server import FaultyLLMServer
+from tests.helpers.llm_fault_server import FaultyLLMServer, fault_settings
 
 CHUNKS = [
     ChunkForGeneration(
@@ -23,40 +22,29 @@ CHUNKS = [
 ]
 
 
-def _settings(server: FaultyLLMServer, **extra: object) -> SyntheticSettings:
-    llm = LLMSettings(
-        base_url=server.base_url,
-        model="fault-server",
-        input_batch_size=1,
-        timeout_s=5,
-        max_retries=0,
-    )
-    return SyntheticSettings(generator="llm", queries_per_chunk=2, llm=llm, **extra)  # type: ignore[arg-type]
-
-
 def _total_requests(server: FaultyLLMServer) -> int:
     return sum(server.requests.values())
 
 
 def test_a_second_run_sends_nothing_and_a_changed_chunk_is_sent_again(tmp_path: Path) -> None:
     with FaultyLLMServer() as server:
-        first = generate_pairs(CHUNKS, _settings(server), tmp_path)
+        first = generate_pairs(CHUNKS, fault_settings(server), tmp_path)
         assert _total_requests(server) == len(CHUNKS)
 
-        again = generate_pairs(CHUNKS, _settings(server), tmp_path)
+        again = generate_pairs(CHUNKS, fault_settings(server), tmp_path)
         assert _total_requests(server) == len(CHUNKS)
         assert again.counts["cached"] == len(CHUNKS)
         assert [p.query for p in again.pairs] == [p.query for p in first.pairs]
 
         changed = [*CHUNKS[:3], ChunkForGeneration("c3", "OK changed text.", "Guide", "Guide")]
-        generate_pairs(changed, _settings(server), tmp_path)
+        generate_pairs(changed, fault_settings(server), tmp_path)
         assert _total_requests(server) == len(CHUNKS) + 1
 
 
 def test_the_time_budget_defers_what_it_does_not_reach(tmp_path: Path) -> None:
     with FaultyLLMServer(delay_s=0.5) as server:
         # 0.3 s: the first batch is always asked, and takes longer than the budget.
-        bounded = generate_pairs(CHUNKS, _settings(server, max_minutes=0.005), tmp_path)
+        bounded = generate_pairs(CHUNKS, fault_settings(server, max_minutes=0.005), tmp_path)
 
         assert _total_requests(server) == 1
         assert {p.chunk_id for p in bounded.pairs if p.generator == "llm"} == {"c0"}
@@ -67,7 +55,7 @@ def test_the_time_budget_defers_what_it_does_not_reach(tmp_path: Path) -> None:
         assert bounded.failure_ratio == 0.0  # not reached is not failed
 
         # The next run extends coverage and asks only what the first did not reach.
-        full = generate_pairs(CHUNKS, _settings(server), tmp_path)
+        full = generate_pairs(CHUNKS, fault_settings(server), tmp_path)
         assert _total_requests(server) == len(CHUNKS)
         assert {p.generator for p in full.pairs} == {"llm"}
 
@@ -75,13 +63,13 @@ def test_the_time_budget_defers_what_it_does_not_reach(tmp_path: Path) -> None:
 def test_a_server_dying_mid_run_loses_nothing_already_answered(tmp_path: Path) -> None:
     server = FaultyLLMServer()
     with server:
-        settings = _settings(server)
+        settings = fault_settings(server)
     # Shut down: nothing answers any more (connection refused), as after a crash.
     generate_pairs(CHUNKS[:2], settings, tmp_path)  # dead from the start: nothing cached
     assert not (tmp_path / CACHE_FILE).exists() or (tmp_path / CACHE_FILE).read_text() == ""
 
     with FaultyLLMServer() as alive:
-        generate_pairs(CHUNKS[:2], _settings(alive), tmp_path)
+        generate_pairs(CHUNKS[:2], fault_settings(alive), tmp_path)
         lines = (tmp_path / CACHE_FILE).read_text().splitlines()
         assert len(lines) == 2
     # A half-written line (a kill during the write) is skipped; the rest is served.
@@ -96,6 +84,6 @@ def test_a_server_dying_mid_run_loses_nothing_already_answered(tmp_path: Path) -
 @pytest.mark.parametrize("budget", [None, 10.0])
 def test_the_budget_is_not_part_of_the_cache_key(tmp_path: Path, budget: float | None) -> None:
     with FaultyLLMServer() as server:
-        generate_pairs(CHUNKS[:1], _settings(server), tmp_path)
-        report = generate_pairs(CHUNKS[:1], _settings(server, max_minutes=budget), tmp_path)
+        generate_pairs(CHUNKS[:1], fault_settings(server), tmp_path)
+        report = generate_pairs(CHUNKS[:1], fault_settings(server, max_minutes=budget), tmp_path)
         assert report.counts["cached"] == 1

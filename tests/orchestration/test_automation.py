@@ -303,6 +303,7 @@ def test_dg_loads_the_code_location(tmp_path: Path, corpus: Path) -> None:
     assert {"documentation_sources", "source_documents", "finetuned_embedding_model"} <= assets
     assert {s["name"] for s in defs["sensors"]} == {
         "argilla_feedback_sensor",
+        "search_log_sensor",
         "source_change_sensor",
         "source_automation_sensor",
         "index_after_rollback_sensor",

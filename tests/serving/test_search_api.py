@@ -7,29 +7,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 from fastapi.testclient import TestClient
 
 from embedloop.config import Settings
-from embedloop.index.build import IndexTarget, refresh_index
-from embedloop.models import production_encoder
+from embedloop.index.build import IndexTarget
 from embedloop.serving.app import create_app
 from embedloop.serving.searcher import Searcher
-from embedloop.warehouse import EMBEDDING_CACHE
 from orchestration.cli import main
+from tests.helpers.serving import QUESTION, build, serving_config
 from tests.serving.conftest import promote
-
-QUESTION = "where do API keys go"
-
-
-def build(settings: Settings, target: IndexTarget, chunks: pd.DataFrame) -> None:
-    store = target.open(settings)
-    try:
-        refresh_index(
-            store, chunks, production_encoder(settings), settings, EMBEDDING_CACHE.empty()
-        )
-    finally:
-        store.close()
 
 
 @pytest.fixture
@@ -104,20 +90,6 @@ def test_no_index_is_503(settings: Settings) -> None:
         assert client.get("/health").status_code == 503
 
 
-def _config(settings: Settings, tmp_path: Path) -> str:
-    path = tmp_path / "embedloop.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "data_dir": str(settings.data_dir),
-                "model": {"backend": "torch"},
-                "training": {"matryoshka_dims": [384, 128]},
-            }
-        )
-    )
-    return str(path)
-
-
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -139,7 +111,7 @@ def test_cli_search_refuses_what_the_api_refuses(
 ) -> None:
     monkeypatch.delenv("EMBEDLOOP_INDEX_URL", raising=False)
     build(settings, IndexTarget(None), chunks)
-    assert main(["--config", _config(settings, tmp_path), "search", *args]) == 2
+    assert main(["--config", serving_config(settings, tmp_path), "search", *args]) == 2
     captured = capsys.readouterr()
     assert message in captured.err and captured.out == ""
 
@@ -152,7 +124,7 @@ def test_cli_search_prints_ranked_hits_from_the_index(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("EMBEDLOOP_INDEX_URL", raising=False)
-    config = _config(settings, tmp_path)
+    config = serving_config(settings, tmp_path)
     assert main(["--config", config, "search", QUESTION]) == 2
     assert "no production index yet" in capsys.readouterr().err
     build(settings, IndexTarget(None), chunks)

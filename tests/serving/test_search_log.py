@@ -19,7 +19,7 @@ from embedloop.index.build import IndexTarget
 from embedloop.searches.log import LogCursor, SearchLog, hash_user, open_search_log
 from embedloop.serving.app import create_app
 from embedloop.serving.searcher import Searcher
-from tests.serving.test_search_api import QUESTION, build
+from tests.helpers.serving import QUESTION, build
 
 
 @pytest.fixture

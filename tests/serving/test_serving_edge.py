@@ -23,8 +23,8 @@ from embedloop.serving.searcher import Searcher, SearchRequest, is_hub_id
 from orchestration.cli import main
 from orchestration.cli_serving import is_loopback
 from tests.helpers.services import free_port
+from tests.helpers.serving import QUESTION, build, serving_config
 from tests.serving.conftest import make_settings
-from tests.serving.test_search_api import QUESTION, _config, build
 
 KEY = "s3cret-key-for-tests"
 
@@ -130,7 +130,7 @@ def test_serve_refuses_a_public_bind_without_a_key(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("EMBEDLOOP_API_KEY", raising=False)
-    config = _config(settings, tmp_path)
+    config = serving_config(settings, tmp_path)
     assert main(["--config", config, "serve", "--host", "0.0.0.0"]) == 2
     assert "refusing to serve on 0.0.0.0 without an API key" in capsys.readouterr().err
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
@@ -146,10 +146,10 @@ def test_cli_refuses_control_characters_as_the_api_does(
 ) -> None:
     monkeypatch.delenv("EMBEDLOOP_INDEX_URL", raising=False)
     build(settings, IndexTarget(None), chunks)
-    assert main(["--config", _config(settings, tmp_path), "search", "ring \x07 it"]) == 2
+    assert main(["--config", serving_config(settings, tmp_path), "search", "ring \x07 it"]) == 2
     assert "control character (U+0007)" in capsys.readouterr().err
     # A file name in argv that is not UTF-8 arrives as a lone surrogate.
-    assert main(["--config", _config(settings, tmp_path), "search", "bad \udcff byte"]) == 2
+    assert main(["--config", serving_config(settings, tmp_path), "search", "bad \udcff byte"]) == 2
     assert "lone surrogate" in capsys.readouterr().err
 
 
