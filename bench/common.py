@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 import time
 from collections.abc import Sequence
@@ -30,6 +31,13 @@ def materialize(assets: Sequence[dg.AssetsDefinition], config: Path) -> tuple[fl
             k: v.value for k, v in mat.metadata.items() if isinstance(v.value, int | float)
         }
     return elapsed, meta
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 POSTGRES_DOCS = Path("/usr/share/doc/postgresql-doc-15/html")

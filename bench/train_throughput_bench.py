@@ -9,11 +9,17 @@ per-epoch validation is a feature, not overhead. Printed: samples/s of each, the
 (target: pipeline within 1.1x), peak RSS, and on CUDA peak GPU memory, bf16, and the
 speed-up over the CPU on the same data.
 
+``--precision fp32,bf16`` instead times the pipeline's finetune() once per
+``training.precision``, side by side: samples/s, the ratio to the first, peak RSS. Where
+bf16 is not native (a CPU without AVX512-BF16 or AMX) it says so and runs the rest;
+``--force`` runs bf16 there anyway, emulated, to measure how much slower that is.
+
 Pairs: ``--pairs FILE`` (parquet written by ``--export-pairs``), else built from about
 ``--chunks`` chunks of the PostgreSQL manual by the real assets (needs the whole project).
 
     python -m bench.train_throughput_bench [--steps 4] [--chunks 200] [--seq-length N]
     python -m bench.train_throughput_bench --device cuda --steps 30 --cpu-steps 3 --pairs F
+    python -m bench.train_throughput_bench --precision fp32,bf16 [--force] --steps 6
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from embedloop.memory import measure
 from training.data import train_datasets
 from training.evaluation import matryoshka_dims
 from training.finetune import finetune, mini_batch_size, uses_cached_loss
+from training.precision import EMULATED_BF16_ENV, PrecisionUnavailable, resolve_precision
 
 COLUMNS = ["pair_id", "split", "doc_id", "chunk_id", "query", "positive", "negative"]
 
@@ -76,7 +83,7 @@ def plain_script(settings: Settings, train: pd.DataFrame, steps: int, device: st
         if uses_cached_loss(ts, device)
         else MultipleNegativesRankingLoss(model)
     )
-    bf16 = device == "cuda" and torch.cuda.is_bf16_supported()
+    flags = resolve_precision(ts.precision, device).trainer_flags()  # as the pipeline trains
     with tempfile.TemporaryDirectory() as out:
         args = SentenceTransformerTrainingArguments(
             output_dir=out,
@@ -89,7 +96,8 @@ def plain_script(settings: Settings, train: pd.DataFrame, steps: int, device: st
             report_to="none",
             disable_tqdm=True,
             seed=ts.seed,
-            bf16=bf16,
+            fp16=bool(flags["fp16"]),
+            bf16=bool(flags["bf16"]),
             use_cpu=device == "cpu",
         )
         trainer = SentenceTransformerTrainer(
@@ -102,7 +110,11 @@ def plain_script(settings: Settings, train: pd.DataFrame, steps: int, device: st
         trainer.train()
         done = time.perf_counter()
     samples = steps * ts.batch_size
-    return {"samples_per_s": samples / (done - loop), "wall_s": done - started, "bf16": bf16}
+    return {
+        "samples_per_s": samples / (done - loop),
+        "wall_s": done - started,
+        "bf16": bool(flags["bf16"]),
+    }
 
 
 def pipeline(settings: Settings, train: pd.DataFrame, corpus: pd.DataFrame) -> dict:
@@ -112,6 +124,7 @@ def pipeline(settings: Settings, train: pd.DataFrame, corpus: pd.DataFrame) -> d
         "samples_per_s": result.samples_per_s,
         "wall_s": time.perf_counter() - started,
         "bf16": bool(result.hyperparameters.get("bf16")),
+        "precision": result.hyperparameters["precision"],
     }
 
 
@@ -128,8 +141,12 @@ def measured(run: Any, *args: Any) -> dict:
     return out
 
 
-def settings_for(args: argparse.Namespace, steps: int) -> Settings:
-    training: dict[str, Any] = {"max_steps": steps, "batch_size": args.batch_size}
+def settings_for(args: argparse.Namespace, steps: int, precision: str = "auto") -> Settings:
+    training: dict[str, Any] = {
+        "max_steps": steps,
+        "batch_size": args.batch_size,
+        "precision": precision,
+    }
     if args.seq_length:
         training["max_seq_length"] = args.seq_length
     model = {"base_model": args.model} if args.model else {}
@@ -148,6 +165,10 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--work-dir", type=Path, default=None)
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--cpu-steps", type=int, default=0, help="on CUDA: CPU steps to compare")
+    parser.add_argument(
+        "--precision", default=None, help="e.g. fp32,bf16: the pipeline once per precision"
+    )
+    parser.add_argument("--force", action="store_true", help="run bf16 even where emulated")
     return parser.parse_args()
 
 
@@ -178,6 +199,9 @@ def main() -> None:
     print(f"{len(train)} train pairs ({int(train['negative'].notna().sum())} with a negative); "
           f"{args.steps} steps x {ts.batch_size}, seq {ts.max_seq_length}, device {device}, "
           f"loss {'Cached' if cached else ''}MNRL in MatryoshkaLoss")  # fmt: skip
+    if args.precision:
+        compare_precisions(args, train, corpus.drop_duplicates("chunk_id"), device)
+        return
     plain = measured(plain_script, settings, train, args.steps, device)
     piped = measured(pipeline, settings, train, corpus.drop_duplicates("chunk_id"))
     report(plain, piped, args.steps)
@@ -198,6 +222,45 @@ def report(plain: dict, piped: dict, steps: int) -> None:
               f"{r['peak_rss_mb']:.0f} | {gpu} | {r['bf16']} |")  # fmt: skip
     ratio = plain["samples_per_s"] / piped["samples_per_s"]
     print(f"pipeline time per sample / plain script: {ratio:.3f}x (target <= 1.1x)")
+
+
+def runnable_precisions(wanted: list[str], device: str, force: bool) -> list[str]:
+    """``wanted`` less what this machine cannot train in (bf16 emulated with ``force``)."""
+    runnable = []
+    for name in wanted:
+        try:
+            resolve_precision(name, device)
+            runnable.append(name)
+        except PrecisionUnavailable as err:
+            if not (force and device == "cpu"):
+                print(f"{name} is not available here: {err}; not run (--force runs it emulated)")
+                continue
+            os.environ[EMULATED_BF16_ENV] = "1"
+            print(f"{name} is not native here: {err}; --force: running it emulated")
+            runnable.append(name)
+    return runnable
+
+
+def compare_precisions(
+    args: argparse.Namespace, train: pd.DataFrame, corpus: pd.DataFrame, device: str
+) -> None:
+    """The pipeline's finetune() once per ``--precision``, side by side."""
+    wanted = [p.strip() for p in args.precision.split(",") if p.strip()]
+    runs = {
+        name: measured(pipeline, settings_for(args, args.steps, name), train, corpus)
+        for name in runnable_precisions(wanted, device, args.force)
+    }
+    if not runs:
+        sys.exit("no precision of --precision can run here")
+    first = next(iter(runs.values()))["samples_per_s"]
+    print("| precision | trained in | samples/s | ratio | wall s | peak RSS MiB | peak GPU MiB |")
+    print("|---|---|---|---|---|---|---|")
+    for name, r in runs.items():
+        gpu = f"{r['peak_gpu_mb']:.0f}" if "peak_gpu_mb" in r else "-"
+        print(f"| {name} | {r['precision']} | {r['samples_per_s']:.2f} | "
+              f"{r['samples_per_s'] / first:.2f}x | {r['wall_s']:.1f} | "
+              f"{r['peak_rss_mb']:.0f} | {gpu} |")  # fmt: skip
+    print(f"ratio: samples/s relative to {next(iter(runs))}")
 
 
 if __name__ == "__main__":

@@ -97,6 +97,25 @@ def line_png(points: Sequence[tuple[float, float]], title: str, xlabel: str, yla
         return _png(fig)
 
 
+def lines_png(
+    series: Mapping[str, Sequence[tuple[float, float]]], title: str, xlabel: str, ylabel: str
+) -> bytes:
+    """One line per named series (a learning curve against its baselines)."""
+    with _figure() as (fig, ax):
+        for name, points in series.items():
+            if points:
+                xs, ys = zip(*points, strict=True)
+                dashed = "--" if "base" in name or "only" in name else "-"
+                ax.plot(xs, ys, dashed, linewidth=2, marker="o", label=name)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize="small")
+        fig.tight_layout()
+        return _png(fig)
+
+
 def grouped_bars_png(
     categories: Sequence[str],
     series: Mapping[str, Sequence[float]],

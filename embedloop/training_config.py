@@ -131,6 +131,13 @@ class TrainingSettings(Strict):
         default=None,
         description="Texts per mini-batch of the cached loss. null = 8 on a CPU, 32 on a GPU.",
     )
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        default="auto",
+        description="Number format of the forward and backward passes (bf16 autocast; the "
+        "weights and the exported model stay float32). auto = bf16 on a CUDA GPU that "
+        "supports it (fp16 on older GPUs) and on a CPU with AVX512-BF16 or AMX, float32 "
+        "elsewhere. bf16 on hardware without it fails before training.",
+    )
     learning_rate: Annotated[float, Field(gt=0)] = Field(
         default=2e-5, description="Peak learning rate."
     )

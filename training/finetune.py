@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-import torch
 from sentence_transformers import (
     SentenceTransformer,
     SentenceTransformerTrainer,
@@ -46,6 +45,7 @@ from training.budget import budget_metadata, time_budget
 from training.data import ir_inputs, train_datasets
 from training.evaluation import MatryoshkaIREvaluator, matryoshka_dims
 from training.export import read_marker
+from training.precision import GuardedTrainer, Precision, resolve_precision
 
 # Enough points to plot a loss curve without bloating the run metadata.
 MAX_LOSS_POINTS = 200
@@ -64,18 +64,6 @@ class FinetuneResult:
     base_weight: dict[str, Any] = field(default_factory=dict)  # WeightChoice.as_metadata()
 
 
-def _precision(device: str) -> dict[str, bool | None]:
-    """Mixed precision and TF32 only where they exist: CUDA (bf16 on Ampere and later).
-
-    tf32=None leaves PyTorch's setting alone; False would touch CUDA flags on a CPU box.
-    """
-    if device != "cuda":
-        return {"fp16": False, "bf16": False, "tf32": None}
-    ampere = torch.cuda.get_device_capability()[0] >= 8
-    bf16 = ampere and torch.cuda.is_bf16_supported()
-    return {"fp16": not bf16, "bf16": bf16, "tf32": ampere}
-
-
 def finetune(
     settings: Settings,
     train: pd.DataFrame,
@@ -85,6 +73,7 @@ def finetune(
     """Finetune the start model on ``train``, pick a checkpoint on ``validation``, average."""
     ts = settings.training
     device = pick_device()
+    precision = resolve_precision(ts.precision, device)  # fails here, before any loading
     base_model = settings.model.resolved_base_model()
     init_path, init = initial_model(settings)
     model, native_dim = _load_base(init_path, device, ts.max_seq_length, hub_offline(settings))
@@ -95,11 +84,7 @@ def finetune(
     losses: Any = {name: loss for name in train_data} if isinstance(train_data, dict) else loss
     sizes = {k: len(v) for k, v in train_data.items()} if isinstance(train_data, dict) else {}
     sizes = sizes or {"pairs": len(train_data)}
-    evaluator = (
-        MatryoshkaIREvaluator(ir_inputs(validation, corpus), dims, name="validation")
-        if not validation.empty
-        else None
-    )
+    evaluator = _validation_evaluator(validation, corpus, dims)
     steps_per_epoch = max(1, math.ceil(sum(sizes.values()) / ts.batch_size))
     total_steps = ts.max_steps or max(1, math.ceil(ts.epochs * steps_per_epoch))
     eval_steps = min(ts.eval_steps or steps_per_epoch, total_steps)
@@ -109,8 +94,10 @@ def finetune(
         tempfile.TemporaryDirectory(prefix="embedloop-train-") as output_dir,
         progress("training", total_steps, "steps") as tracker,
     ):
-        args = _training_args(settings, output_dir, evaluator, eval_steps, total_steps, device)
-        trainer = SentenceTransformerTrainer(
+        args = _training_args(
+            settings, output_dir, evaluator, eval_steps, total_steps, device, precision
+        )
+        trainer = GuardedTrainer(
             model=model,
             args=args,
             train_dataset=train_data,
@@ -134,8 +121,18 @@ def finetune(
         **budget_metadata(budget, total_steps),
         loss=f"MatryoshkaLoss({type(inner).__name__})",
         train_datasets=sizes,
+        **precision.as_metadata(),  # the format used and why (the setting is in the reason)
     )
     return result
+
+
+def _validation_evaluator(
+    validation: pd.DataFrame, corpus: pd.DataFrame, dims: list[int]
+) -> MatryoshkaIREvaluator | None:
+    """What picks the checkpoint: nDCG@10 on the validation split, if it has rows."""
+    if validation.empty:
+        return None
+    return MatryoshkaIREvaluator(ir_inputs(validation, corpus), dims, name="validation")
 
 
 def initial_model(settings: Settings) -> tuple[str, str]:
@@ -208,7 +205,9 @@ def _result(
         "checkpoint_selection": (
             f"best {best_key}" if evaluator else "last step (no validation split)"
         ),
-        **{k: v for k, v in _precision(device).items() if v is not None},
+        "fp16": args.fp16,
+        "bf16": args.bf16,
+        "tf32": args.tf32,  # None (left alone, e.g. on a CPU) is dropped from the metadata
         "train_runtime_s": output.metrics.get("train_runtime"),
     }
     samples = state.global_step * ts.batch_size
@@ -269,9 +268,10 @@ def _training_args(
     eval_steps: int,
     total_steps: int,
     device: str,
+    precision: Precision,
 ) -> SentenceTransformerTrainingArguments:
     ts = settings.training
-    precision = _precision(device)
+    flags = precision.trainer_flags()
     return SentenceTransformerTrainingArguments(
         output_dir=output_dir,
         num_train_epochs=ts.epochs,
@@ -299,9 +299,10 @@ def _training_args(
         disable_tqdm=True,  # embedloop.progress reports the steps instead
         dataloader_drop_last=False,
         dataloader_pin_memory=device == "cuda",
-        fp16=bool(precision["fp16"]),
-        bf16=bool(precision["bf16"]),
-        tf32=precision["tf32"],
+        fp16=bool(flags["fp16"]),
+        bf16=bool(flags["bf16"]),  # autocast: the weights stay float32
+        tf32=flags["tf32"],
+        use_cpu=device == "cpu",  # the trainer refuses bf16 without a GPU unless told
     )
 
 

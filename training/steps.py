@@ -121,7 +121,8 @@ def train_model(
 
     Returns:
         The served model (a ZenML model artifact) and its training metrics (loss and
-        validation nDCG@10 history, best step, duration, device, base weight).
+        validation nDCG@10 history, best step, duration, device, precision and why, base
+        weight).
     """
     settings = load_settings(config_file)
     result = finetune(settings, train_pairs, validation_pairs, corpus)
@@ -132,6 +133,8 @@ def train_model(
         "duration_s": round(result.duration_s, 3),
         "samples_per_s": round(result.samples_per_s, 3),
         "device": result.device,
+        "precision": result.hyperparameters["precision"],  # fp32, bf16 or fp16
+        "precision_reason": result.hyperparameters["precision_reason"],
         "base_weight": result.base_weight,
     }
     _log(
@@ -143,6 +146,8 @@ def train_model(
             "device": result.device,
             "duration_s": metrics["duration_s"],
             "samples_per_s": metrics["samples_per_s"],
+            "precision": metrics["precision"],
+            "precision_reason": metrics["precision_reason"],
         }
     )
     return result.model, metrics

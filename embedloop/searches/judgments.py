@@ -38,9 +38,12 @@ def append_search_history(
         zip(history["response_id"], pd.to_datetime(history["updated_at"], utc=True), strict=True)
     )
     stamps = pd.to_datetime(pulled["updated_at"], utc=True)
-    fresh = pulled[
-        [(r, t) not in seen for r, t in zip(pulled["response_id"], stamps, strict=True)]
-    ].assign(pulled_at=now)[SEARCH_HISTORY.columns]
+    is_new = pd.Series(
+        [(r, t) not in seen for r, t in zip(pulled["response_id"], stamps, strict=True)],
+        index=pulled.index,
+        dtype=bool,
+    )
+    fresh = pulled[is_new].assign(pulled_at=now)[SEARCH_HISTORY.columns]
     if fresh.empty:
         return history, 0
     both = [history, fresh] if len(history) else [fresh]

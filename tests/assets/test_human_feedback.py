@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from embedloop.config import load_settings
+from embedloop.index.build import IndexTarget
 from orchestration.definitions import ALL_ASSETS
 from orchestration.resources import ArgillaResource, build_resources
 from orchestration.sensors import build_feedback_sensor
@@ -89,7 +90,9 @@ def _sensor(project: Project, cursor: str | None, api_url: str | None = None):  
         workspace="embedloop",
     )
     context = dg.build_sensor_context(
-        cursor=cursor, resources={"argilla": resource}, instance=dg.DagsterInstance.ephemeral()
+        cursor=cursor,
+        resources={"argilla": resource, "vector_index": IndexTarget(None)},
+        instance=dg.DagsterInstance.ephemeral(),
     )
     return sensor(context), context
 
@@ -179,6 +182,8 @@ def test_retraining_job_reports_the_human_validated_set(project: Project) -> Non
     assert {e.asset_key.path[-1] for e in result.get_asset_materialization_events()} == {
         "human_feedback",
         "human_questions",
+        "search_log",
+        "search_judgments",
         "training_splits",
         "finetuned_embedding_model",
         "evaluation_sets",

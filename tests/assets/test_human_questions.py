@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from embedloop.config import load_settings
+from embedloop.index.build import IndexTarget
 from embedloop.review.questions_io import fetch_question_responses
 from embedloop.splits import chunk_splits
 from orchestration.definitions import ALL_ASSETS
@@ -132,7 +133,9 @@ def _sensor(project: Project, cursor: str | None):  # type: ignore[no-untyped-de
         api_url=project.stack.api_url, api_key=project.stack.api_key, workspace="embedloop"
     )
     context = dg.build_sensor_context(
-        cursor=cursor, resources={"argilla": resource}, instance=dg.DagsterInstance.ephemeral()
+        cursor=cursor,
+        resources={"argilla": resource, "vector_index": IndexTarget(None)},
+        instance=dg.DagsterInstance.ephemeral(),
     )
     return sensor(context)
 

@@ -318,3 +318,22 @@ def test_the_gpu_run_config_is_read_through_zenmls_own_model(monkeypatch, tmp_pa
         yaml.safe_load(Path(run_config_path()).read_text())
     )
     assert config.steps["train_model"].step_operator == "k8s-gpu"
+
+
+def test_the_search_api_manifest_is_valid_and_probes_health_without_a_key() -> None:
+    import yaml
+
+    docs = list(yaml.safe_load_all((ROOT / "deploy" / "k8s" / "search-api.yaml").read_text()))
+    api = kubernetes.client.ApiClient()
+    kinds = {d["kind"]: d for d in docs}
+    deployment = api._ApiClient__deserialize(kinds["Deployment"], "V1Deployment")  # type: ignore[attr-defined]
+    service = api._ApiClient__deserialize(kinds["Service"], "V1Service")  # type: ignore[attr-defined]
+    (container,) = deployment.spec.template.spec.containers
+    assert container.command[:2] == ["embedloop", "serve"] and "0.0.0.0" in container.command
+    assert container.readiness_probe.http_get.path == "/health"
+    # The index URL and the API key come from a secret, never the manifest.
+    assert [e.secret_ref.name for e in container.env_from] == ["embedloop-search-api"]
+    assert not container.env
+    labels = deployment.spec.template.metadata.labels
+    assert service.spec.selector.items() <= labels.items()
+    assert service.spec.ports[0].target_port == container.ports[0].name

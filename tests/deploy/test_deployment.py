@@ -154,7 +154,7 @@ def test_user_code_and_dagster_are_separate_images(tmp_path: Path) -> None:
     assert '"code-server", "start"' in user_image and "orchestration.definitions" in user_image
     # Only the user-code container runs project code, so only it holds the warehouse volume.
     holders = [n for n, s in services.items() if "/opt/embedloop/data" in _mounts(s)]
-    assert holders == ["user-code"]
+    assert sorted(holders) == ["search-api", "user-code"]  # the API loads promoted models
     # Runs execute in user-code; their compute logs must reach the webserver's UI.
     logs = {
         _mounts(services[n]).get("/opt/dagster/home/storage") for n in ("user-code", "webserver")
@@ -227,10 +227,13 @@ def test_the_init_script_makes_a_role_and_a_database_per_application() -> None:
         "DAGSTER_PG_DB": f"dagster_db_{tag}",
         "ARGILLA_PG_ROLE": f"argilla_{tag}",
         "ARGILLA_PG_DB": f"argilla_db_{tag}",
+        "INDEX_PG_ROLE": f"index_{tag}",
+        "INDEX_PG_DB": f"index_db_{tag}",
     }
     passwords = {  # quotes and a semicolon: psql must quote them, not the shell
         "DAGSTER_PG_PASSWORD": "d'a\"g; DROP ROLE postgres; --",
         "ARGILLA_PG_PASSWORD": "a$rg`illa' x",
+        "INDEX_PG_PASSWORD": "i\\nd'ex",
     }
     env = {
         **os.environ,
@@ -248,7 +251,7 @@ def test_the_init_script_makes_a_role_and_a_database_per_application() -> None:
         assert done.returncode == 0, done.stderr
         conn = psycopg2.connect(dbname="postgres", connect_timeout=5, **PG)
         with conn, conn.cursor() as cur:
-            for app in ("DAGSTER", "ARGILLA"):
+            for app in ("DAGSTER", "ARGILLA", "INDEX"):
                 role, db = names[f"{app}_PG_ROLE"], names[f"{app}_PG_DB"]
                 other = names[f"{'ARGILLA' if app == 'DAGSTER' else 'DAGSTER'}_PG_DB"]
                 cur.execute(
@@ -269,7 +272,23 @@ def test_the_init_script_makes_a_role_and_a_database_per_application() -> None:
                 assert _scram_matches(verifier, passwords[f"{app}_PG_PASSWORD"])
         conn.close()
     finally:
-        for key in ("DAGSTER_PG_DB", "ARGILLA_PG_DB"):
+        for key in ("DAGSTER_PG_DB", "ARGILLA_PG_DB", "INDEX_PG_DB"):
             admin(f'DROP DATABASE IF EXISTS "{names[key]}" WITH (FORCE)')
-        for key in ("DAGSTER_PG_ROLE", "ARGILLA_PG_ROLE"):
+        for key in ("DAGSTER_PG_ROLE", "ARGILLA_PG_ROLE", "INDEX_PG_ROLE"):
             admin(f'DROP ROLE IF EXISTS "{names[key]}"')
+
+
+@needs_compose
+def test_the_search_api_serves_the_index_the_assets_write_with_its_key(tmp_path: Path) -> None:
+    services = _resolved(tmp_path)
+    api, user_code = services["search-api"], services["user-code"]
+    assert api["image"] == user_code["image"]  # the same code and config as the assets
+    url = user_code["environment"]["EMBEDLOOP_INDEX_URL"]
+    assert api["environment"]["EMBEDLOOP_INDEX_URL"] == url
+    assert url.startswith("postgresql://embedloop_index:") and url.endswith(
+        "@postgres:5432/embedloop_index"
+    )
+    assert api["environment"]["EMBEDLOOP_API_KEY"]
+    assert api["command"][:2] == ["embedloop", "serve"] and "0.0.0.0" in api["command"]
+    assert "/health" in " ".join(api["healthcheck"]["test"])
+    assert services["postgres"]["image"].startswith("pgvector/pgvector:")

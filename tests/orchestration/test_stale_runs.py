@@ -85,7 +85,9 @@ def test_a_run_killed_mid_training_does_not_block_the_next(
 
         # The next sensor tick fails the dead run, freeing the one run slot.
         sensor = build_feedback_sensor(settings)
-        resources = {"argilla": build_resources(config)["argilla"]}
+        resources = {
+            k: v for k, v in build_resources(config).items() if k in ("argilla", "vector_index")
+        }
         with dg.build_sensor_context(instance=instance, resources=resources) as context:
             sensor(context)
         run = instance.get_run_by_id(run_id)

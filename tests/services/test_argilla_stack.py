@@ -263,7 +263,9 @@ def test_a_sensor_tick_without_any_argilla_key_skips_with_the_reason(
     monkeypatch.setenv("EMBEDLOOP_ARGILLA_DATA", str(tmp_path / "no-stack"))
     config = write_config(tmp_path / "embedloop.yaml", corpus, tmp_path / "data")
     sensor = build_feedback_sensor(load_settings(config))
-    resources = {"argilla": build_resources(config)["argilla"]}
+    resources = {
+        k: v for k, v in build_resources(config).items() if k in ("argilla", "vector_index")
+    }
     with dg.build_sensor_context(
         instance=dg.DagsterInstance.ephemeral(), resources=resources
     ) as context:

@@ -11,12 +11,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
 import uvicorn
 
 from embedloop.config import Settings
+from embedloop.embedding_cache import model_key
+from embedloop.encoders import encoder_key
 from embedloop.index.build import IndexTarget
+from embedloop.index.store import ROW_COLUMNS, IndexState, IndexUnavailable
 from embedloop.searches.log import open_search_log
 from embedloop.serving.app import create_app
 from embedloop.serving.searcher import Searcher, SearchRequest, is_hub_id
@@ -177,3 +181,25 @@ def test_the_index_backend_encodes_queries_whatever_serving_is_configured(
 def test_hub_ids_are_told_from_paths() -> None:
     assert is_hub_id("sentence-transformers/all-MiniLM-L6-v2") and is_hub_id("bert-base")
     assert not is_hub_id("/srv/models/2") and not is_hub_id("a/b/c")
+
+
+def test_an_index_built_from_a_hub_id_is_loaded_from_the_hub_not_refused(
+    settings: Settings,
+) -> None:
+    """A hub id as model.base_model is the index's model_path: the searcher asks the hub
+    (offline here, so a 503 saying it could not be loaded), not the file system."""
+    hub_id = "sentence-transformers/all-MiniLM-L6-v2"
+    key = model_key(hub_id)
+    dims = (384, 128)
+    state = IndexState("g1", key, encoder_key(key, "torch"), hub_id, "base", 384, dims, 1, "t", "t")
+    store = IndexTarget(None).open(settings)
+    rows = pd.DataFrame({c: ["c1"] for c in ROW_COLUMNS} | {"model_version": ["base"]})[ROW_COLUMNS]
+    store.rebuild(rows, np.ones((1, 384), dtype=np.float32) / np.sqrt(384), state)
+    store.close()
+    searcher = Searcher(settings, IndexTarget(None))
+    try:
+        with pytest.raises(IndexUnavailable) as err:
+            searcher.refresh()
+    finally:
+        searcher.close()
+    assert "could not be loaded" in str(err.value) and "does not have" not in str(err.value)

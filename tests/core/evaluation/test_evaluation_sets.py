@@ -137,6 +137,7 @@ def test_sets_round_trip_through_evaluation_queries_with_provenance(tmp_path: Pa
         "synthetic": 3,
         "human": 0,
         "questions": 3,
+        "searches": 0,  # nobody has searched yet
     }
     assert sorted(sets["questions"].provenance["source"]) == [
         "file:team.csv",

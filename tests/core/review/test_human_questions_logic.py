@@ -104,9 +104,17 @@ def test_records_published_before_stay_while_their_chunk_exists() -> None:
     assert later["split"].tolist() == [chunk_splits(chunks, SPLITS)[c] for c in later["chunk_id"]]
 
 
-def test_the_two_datasets_must_differ() -> None:
-    with pytest.raises(ValidationError, match="question_dataset must differ"):
-        ArgillaSettings(dataset="same", question_dataset="same")
+@pytest.mark.parametrize(
+    "names",
+    [
+        {"dataset": "same", "question_dataset": "same"},
+        {"dataset": "same", "search_dataset": "same"},
+        {"question_dataset": "same", "search_dataset": "same"},
+    ],
+)
+def test_the_three_datasets_must_differ(names: dict[str, str]) -> None:
+    with pytest.raises(ValidationError, match="must be three different datasets"):
+        ArgillaSettings(**names)
 
 
 def responses(*rows: tuple[str, str, str, str | None, int]) -> pd.DataFrame:
