@@ -195,8 +195,8 @@ class TrainingSettings(Strict):
     )
     min_real_queries: Annotated[int, Field(ge=1)] = Field(
         default=30,
-        description="The gate's primary set is questions + human once they hold this many "
-        "queries, else synthetic.",
+        description="The gate's primary set is questions + human + searches once they hold "
+        "this many queries, else synthetic.",
     )
     bootstrap_resamples: Annotated[int, Field(ge=100)] = Field(
         default=1000, description="Resamples of the queries in the gate's paired bootstrap."

@@ -5,11 +5,13 @@ and only a set large enough to say something takes part:
 
 - A set with fewer than ``min_real_queries`` queries neither promotes nor blocks; the
   reason names it as ignored, with its size. One harvested question cannot veto a model.
-- The primary set is ``questions`` + ``human`` (real questions) once together they hold at
-  least ``min_real_queries`` queries; until then ``synthetic``, which then promotes on its
-  interval whatever its size (a small set gives a wide interval, which rarely reaches the
-  margin). Once real questions gate, ``synthetic`` is reported but judges nothing: generated
-  queries flatter every finetune, and the people who ask questions decide.
+- The primary set is ``questions`` + ``human`` + ``searches`` (real questions: question
+  files and FAQs, what annotators wrote, what people searched and reviewers judged) once
+  together they hold at least ``min_real_queries`` queries; until then ``synthetic``,
+  which then promotes on its interval whatever its size (a small set gives a wide
+  interval, which rarely reaches the margin). Once real questions gate, ``synthetic`` is
+  reported but judges nothing: generated queries flatter every finetune, and the people
+  who ask questions decide.
 
 A candidate is promoted only when
 
@@ -75,7 +77,7 @@ class GateSettings:
 class GateDecision:
     promote: bool
     reason: str
-    primary: str  # "questions+human", "questions", "human" or "synthetic"
+    primary: str  # the real sets joined with "+" ("questions+human+searches", ...) or "synthetic"
     interval: Interval | None
     ignored: tuple[str, ...] = ()  # sets that neither promoted nor blocked
 
@@ -115,7 +117,7 @@ def _why_primary(sizes: Mapping[str, int], primary: list[str], minimum: int) -> 
     if primary != ["synthetic"]:
         return ""
     real = sum(sizes.get(s, 0) for s in REAL_SETS)
-    return f" (questions + human hold {real} < {minimum} queries)"
+    return f" ({' + '.join(REAL_SETS)} hold {real} < {minimum} queries)"
 
 
 def _regression(comp: SetComparison, dim: int, gate: GateSettings) -> str | None:

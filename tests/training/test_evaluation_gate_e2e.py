@@ -189,7 +189,7 @@ def test_the_dagster_assets_build_the_sets_and_report_every_set(project: GatePro
     assert evaluation["primary_set"] == "synthetic" and not evaluation["promoted"]
     assert evaluation["synthetic_queries"] == 15 and "95% CI" in evaluation["synthetic_metrics"]
     assert "| 128 | recall@10 |" in evaluation["human_metrics"]
-    assert set(evaluation["ndcg@10_by_set"]) == {"synthetic", "human", "questions"}
+    assert set(evaluation["ndcg@10_by_set"]) == {"synthetic", "human", "questions", "searches"}
     (check,) = result.get_asset_check_evaluations()
     assert check.passed  # weights did not move: finetuned equals base
     assert check.metadata["primary_set"].value == "synthetic"

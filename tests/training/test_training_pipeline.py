@@ -176,7 +176,8 @@ def test_a_failed_gate_stages_the_version_and_writes_no_production(project: Proj
     synthetic = meta["evaluation"]["sets"]["synthetic"]
     assert synthetic["candidate"]["384"] == v1_strict.sets["synthetic"]["candidate"]["384"]
     assert "per_query_ndcg" not in synthetic  # per-query scores stay in the artifact
-    assert meta["test_set_hash"] == v1_strict.test_set_hash and len(meta["test_set_hash"]) == 4
+    # One hash per set (synthetic, human, questions, searches) and one over all of them.
+    assert meta["test_set_hash"] == v1_strict.test_set_hash and len(meta["test_set_hash"]) == 5
     assert meta["promotion"]["test_set_hash"] == v1_strict.test_set_hash["all"]
 
 

@@ -105,7 +105,8 @@ def test_too_few_real_questions_make_synthetic_primary_and_say_so() -> None:
         GATE,
     )  # fmt: skip
     assert decision.primary == "synthetic" and decision.promote
-    assert "on synthetic (n=100) (questions + human hold 12 < 30 queries)" in decision.reason
+    why = "on synthetic (n=100) (questions + human + searches hold 12 < 30 queries)"
+    assert why in decision.reason
 
 
 def test_a_regression_at_a_small_dim_of_any_set_blocks_a_significant_gain() -> None:
