@@ -149,40 +149,34 @@ class Edge:
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
             await _reply(send, 413, f"request body over {self.limit} bytes (serve.max_body_bytes)")
             return
-        await self.app(scope, self._capped(receive, send), send)
-
-    def _capped(self, receive: Any, send: Any) -> Any:
-        """``receive`` that stops a chunked body at the limit (no Content-Length to trust)."""
-        seen = 0
-
-        async def capped() -> Any:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise BodyTooLarge
-            return message
-
-        return _Capped(capped, send, self.limit)
-
-
-class BodyTooLarge(Exception):
-    pass
+        capped = _Capped(receive, send, self.limit)
+        await self.app(scope, capped, capped.send_unless_replied)
 
 
 class _Capped:
-    """A receive callable whose overflow becomes a 413 reply instead of a 500."""
+    """``receive`` for a body without a Content-Length to trust: counts the bytes as they
+    arrive, and past the limit replies 413 and tells the app the client has gone (whatever
+    the app sends after that is dropped: the answer is given)."""
 
     def __init__(self, receive: Any, send: Any, limit: int) -> None:
         self.receive, self.send, self.limit = receive, send, limit
+        self.seen = 0
+        self.replied = False
 
     async def __call__(self) -> Any:
-        try:
-            return await self.receive()
-        except BodyTooLarge:
-            await _reply(self.send, 413, f"request body over {self.limit} bytes")
-            return {"type": "http.disconnect"}
+        message = await self.receive()
+        if message["type"] == "http.request":
+            self.seen += len(message.get("body", b""))
+            if self.seen > self.limit:
+                if not self.replied:
+                    self.replied = True
+                    await _reply(self.send, 413, f"request body over {self.limit} bytes")
+                return {"type": "http.disconnect"}
+        return message
+
+    async def send_unless_replied(self, message: dict) -> None:
+        if not self.replied:
+            await self.send(message)
 
 
 def ascii_json(status: int, content: object) -> Response:
