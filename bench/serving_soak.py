@@ -343,6 +343,8 @@ def _report(
     )
     warm = [m for t, m in rss if t > 30]
     if warm:
+        tenths = [warm[min(len(warm) - 1, i * len(warm) // 10)] for i in range(11)]
+        print("server RSS by tenth of the run (MiB): " + " ".join(f"{m:.0f}" for m in tenths))
         print(
             f"server RSS: {warm[0]:.0f} MiB after warm-up, {max(warm):.0f} MiB peak, "
             f"{warm[-1]:.0f} MiB at the end"

@@ -19,6 +19,7 @@ import re
 import threading
 import time
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -156,6 +157,10 @@ class Searcher:
         self.store: IndexStore = target.open(settings)
         self.search_log = search_log
         self._lock = threading.Lock()
+        # Every query is encoded on this one thread: torch keeps per-thread buffers, and the
+        # server's pool runs requests on up to 40 threads, so RSS would grow with each new
+        # thread that ever encoded a query.
+        self._encoding = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode")
         self._model: Any = None
         self._encoder: str | None = None
         self.state: IndexState | None = None
@@ -250,7 +255,8 @@ class Searcher:
                 raise SearchInputError(
                     f"dim: {dim} is not indexed; one of {', '.join(map(str, state.dims))}"
                 )
-            vector = encode(self._model, [request.query], role="query")[0]
+            model = self._model
+            vector = self._encoding.submit(encode, model, [request.query], role="query").result()[0]
             try:
                 hits, generation = self.store.search(vector, request.k, dim)
             except errors as err:  # a switch mid-search, a database gone away: look again
@@ -316,6 +322,7 @@ class Searcher:
         }
 
     def close(self) -> None:
+        self._encoding.shutdown(wait=True)
         self.store.close()
         if self.search_log is not None:
             self.search_log.close()
