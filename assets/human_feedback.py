@@ -63,7 +63,8 @@ GROUP = "human_feedback"
 CODE_VERSION = "1"
 
 
-def _argilla_failure(err: Exception, action: str) -> dg.Failure:
+def argilla_failure(err: Exception, action: str) -> dg.Failure:
+    """What an Argilla asset raises when the server goes away: nothing was written."""
     return dg.Failure(
         description=f"{action} failed, nothing was written locally; the next run resumes. "
         f"Cause: {err}"
@@ -110,7 +111,7 @@ def argilla_review_dataset(
         plan = plan_publication(rows, mirror, live_docs, settings.argilla.max_records, now)
         sent = argilla_io.publish(dataset, plan.to_send, vectors, settings.argilla.batch_size)
     except argilla_io.CONNECTION_ERRORS as err:
-        raise _argilla_failure(err, "Publishing to Argilla") from err
+        raise argilla_failure(err, "Publishing to Argilla") from err
     # Written only once every batch is in Argilla: a failed run re-sends the same records.
     with duckdb.get_connection() as conn:
         replace_tables(conn, {REVIEW_RECORDS: plan.table, REVIEW_TARGET: target})
@@ -178,7 +179,7 @@ def human_feedback(
             else pd.DataFrame(columns=argilla_io.RESPONSE_COLUMNS)
         )
     except argilla_io.CONNECTION_ERRORS as err:
-        raise _argilla_failure(err, "Pulling feedback from Argilla") from err
+        raise argilla_failure(err, "Pulling feedback from Argilla") from err
     with duckdb.get_connection() as conn:
         history, appended = append_history(
             read_table(conn, FEEDBACK_HISTORY), pulled, datetime.now(UTC)
@@ -245,7 +246,7 @@ def argilla_question_dataset(
         )
         sent = questions_io.publish_questions(dataset, plan.to_send, settings.argilla.batch_size)
     except argilla_io.CONNECTION_ERRORS as err:
-        raise _argilla_failure(err, "Publishing the question task to Argilla") from err
+        raise argilla_failure(err, "Publishing the question task to Argilla") from err
     with duckdb.get_connection() as conn:
         replace_tables(conn, {QUESTION_RECORDS: plan.table, QUESTION_TARGET: target})
     current = plan.table.loc[plan.table["chunk_state"] == "current", "split"].value_counts()
@@ -295,7 +296,7 @@ def human_questions(
             else pd.DataFrame(columns=questions_io.RESPONSE_COLUMNS)
         )
     except argilla_io.CONNECTION_ERRORS as err:
-        raise _argilla_failure(err, "Pulling questions from Argilla") from err
+        raise argilla_failure(err, "Pulling questions from Argilla") from err
     with duckdb.get_connection() as conn:
         history, appended = questions_task.append_question_history(
             read_table(conn, QUESTION_HISTORY), pulled, datetime.now(UTC)

@@ -18,6 +18,7 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
+from assets.human_feedback import argilla_failure
 from embedloop.config import Settings
 from embedloop.data_versions import frame_version
 from embedloop.index.build import IndexTarget
@@ -44,13 +45,6 @@ from embedloop.warehouse import DOCUMENT_CHUNKS, read_table, replace_tables
 GROUP = "feedback"
 # Bump when a change to this module changes what the assets write (Dagster marks them stale).
 CODE_VERSION = "1"
-
-
-def _argilla_failure(err: Exception, action: str) -> dg.Failure:
-    return dg.Failure(
-        description=f"{action} failed, nothing was written locally; the next run resumes "
-        f"where this one stopped. Cause: {err}"
-    )
 
 
 @dg.asset(
@@ -162,7 +156,7 @@ def argilla_search_dataset(
             dataset, plan.to_send, texts, cfg.search_passages, cfg.batch_size
         )
     except argilla_io.CONNECTION_ERRORS as err:
-        raise _argilla_failure(err, "Publishing searches to Argilla") from err
+        raise argilla_failure(err, "Publishing searches to Argilla") from err
     with duckdb.get_connection() as conn:
         replace_tables(conn, {SEARCH_RECORDS: plan.table, SEARCH_TARGET: target})
     roles = plan.table["role"].value_counts()
@@ -217,7 +211,7 @@ def search_judgments(
             else pd.DataFrame(columns=searches_io.RESPONSE_COLUMNS)
         )
     except argilla_io.CONNECTION_ERRORS as err:
-        raise _argilla_failure(err, "Pulling search judgments from Argilla") from err
+        raise argilla_failure(err, "Pulling search judgments from Argilla") from err
     with duckdb.get_connection() as conn:
         history, appended = append_search_history(
             read_table(conn, SEARCH_HISTORY), pulled, datetime.now(UTC)

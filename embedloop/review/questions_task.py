@@ -25,7 +25,7 @@ from embedloop.config import ArgillaSettings, SplitSettings
 from embedloop.pairs.filters import normalize_query
 from embedloop.review.records import CURRENT
 from embedloop.splits import chunk_splits
-from embedloop.warehouse import HUMAN_QUESTIONS, QUESTION_HISTORY, QUESTION_RECORDS
+from embedloop.warehouse import HUMAN_QUESTIONS, QUESTION_HISTORY, QUESTION_RECORDS, Table
 
 RECORD_PREFIX = "q-"
 ROW_COLUMNS = [c for c in QUESTION_RECORDS.columns if c not in ("content_hash", "published_at")]
@@ -104,9 +104,10 @@ def question_candidates(
 
 
 def append_question_history(
-    history: pd.DataFrame, pulled: pd.DataFrame, now: datetime
+    history: pd.DataFrame, pulled: pd.DataFrame, now: datetime, table: Table = QUESTION_HISTORY
 ) -> tuple[pd.DataFrame, int]:
-    """The history plus every pulled response version it does not hold yet."""
+    """The history plus every pulled response version it does not hold yet (``table``: the
+    history's schema; the search task keeps its own with the same rule)."""
     seen = set(
         zip(history["response_id"], pd.to_datetime(history["updated_at"], utc=True), strict=True)
     )
@@ -116,7 +117,7 @@ def append_question_history(
         index=pulled.index,
         dtype=bool,
     )
-    fresh = pulled[is_new].assign(pulled_at=now)[QUESTION_HISTORY.columns]
+    fresh = pulled[is_new].assign(pulled_at=now)[table.columns]
     if fresh.empty:
         return history, 0
     if history.empty:

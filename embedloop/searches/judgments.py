@@ -22,6 +22,7 @@ from datetime import datetime
 import pandas as pd
 
 from embedloop.pairs.filters import normalize_query
+from embedloop.review.questions_task import append_question_history
 from embedloop.searches.log import NONE_HELPFUL
 from embedloop.searches.publication import ANSWERS, DOES_NOT, EVALUATE, LABELS, PARTLY, TRAIN
 from embedloop.searches.scrub import scrub
@@ -34,20 +35,7 @@ def append_search_history(
     history: pd.DataFrame, pulled: pd.DataFrame, now: datetime
 ) -> tuple[pd.DataFrame, int]:
     """The history plus every pulled response version it does not hold yet."""
-    seen = set(
-        zip(history["response_id"], pd.to_datetime(history["updated_at"], utc=True), strict=True)
-    )
-    stamps = pd.to_datetime(pulled["updated_at"], utc=True)
-    is_new = pd.Series(
-        [(r, t) not in seen for r, t in zip(pulled["response_id"], stamps, strict=True)],
-        index=pulled.index,
-        dtype=bool,
-    )
-    fresh = pulled[is_new].assign(pulled_at=now)[SEARCH_HISTORY.columns]
-    if fresh.empty:
-        return history, 0
-    both = [history, fresh] if len(history) else [fresh]
-    return pd.concat(both, ignore_index=True), len(fresh)
+    return append_question_history(history, pulled, now, SEARCH_HISTORY)
 
 
 def judge(history: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
