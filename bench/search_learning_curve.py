@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import subprocess
 import sys
@@ -285,6 +286,7 @@ def main() -> None:
     work = fresh_work_dir(args.work_dir, "search-curve")
     stack = config_from_env(work / "argilla", port=free_port(), redis_port=free_port())
     start(stack)
+    os.environ["ARGILLA_API_KEY"] = stack.api_key  # the jobs' Argilla resource, as a team sets it
     api = None
     try:
         import argilla as rg
