@@ -27,7 +27,12 @@ from embedloop.reports import markdown_table
 from embedloop.review import argilla_io, searches_io
 from embedloop.review.argilla_io import ArgillaConnection
 from embedloop.review.records import mirror_of, review_target
-from embedloop.searches.judgments import append_search_history, evaluation_rows, judge
+from embedloop.searches.judgments import (
+    append_search_history,
+    evaluation_rows,
+    judge,
+    unscorable_evaluations,
+)
 from embedloop.searches.log import LogCursor, open_search_log
 from embedloop.searches.merge import merge_log
 from embedloop.searches.publication import EVALUATE, plan_search_publication
@@ -136,6 +141,9 @@ def argilla_search_dataset(
         published = read_table(conn, SEARCH_RECORDS)
         stored_target = read_table(conn, SEARCH_TARGET)
         chunks = read_table(conn, DOCUMENT_CHUNKS)
+        # The judgments pulled so far (search_judgments, downstream: its last run) tell
+        # which evaluation searches can score, for the roles of the new ones.
+        unscorable = unscorable_evaluations(read_table(conn, SEARCH_JUDGMENTS))
     texts = dict(zip(chunks["chunk_id"], chunks["text"], strict=True))
     cfg = settings.argilla
     now = datetime.now(UTC)
@@ -151,7 +159,9 @@ def argilla_search_dataset(
         if len(purged):  # a purge is a person's request to forget: the one deletion
             searches_io.delete_records(dataset, list(purged["record_id"]))
         kept = mirror[~mirror["record_id"].isin(set(purged["record_id"]))]
-        plan = plan_search_publication(searches, feedback, kept, cfg, settings.feedback, now)
+        plan = plan_search_publication(
+            searches, feedback, kept, cfg, settings.feedback, now, unscorable
+        )
         sent = searches_io.publish_searches(
             dataset, plan.to_send, texts, cfg.search_passages, cfg.batch_size
         )

@@ -12,7 +12,9 @@ answer chunks; when none is, the search is counted as one it could not judge);
 ``retraining_job`` pulls the judgments, trains and lets the gate decide (a batch whose
 searches all went to the evaluation set changes no training data, so it is not retrained);
 ``production_index_job`` follows a promotion. After each batch the held-out half is scored
-with the base model, the synthetic-only model and the model the API serves.
+with the base model, the synthetic-only model and the model the API serves, and after a
+retraining also with its candidate, whether or not the gate promoted it (did the searches
+teach it anything, and did the gate see it?).
 
 The held-out questions are never configured, searched or judged: nothing tunes on them.
 
@@ -33,6 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import duckdb
 import httpx
 import yaml
@@ -41,6 +44,7 @@ from bench.common import free_port
 from bench.debian_faq_bench import setup as debian_setup
 from bench.faq_extract import Question, write_question_file
 from bench.real_questions import (
+    QUIET,
     Bench,
     add_overrides,
     apply_overrides,
@@ -221,6 +225,7 @@ class CurveRun:
         self.coverage.append({"asked": asked, **counts})
         print(json.dumps(self.coverage[-1]), flush=True)
         if counts["train"] == 0:  # every new search evaluates: the training data is unchanged
+            pull_judgments(self.config)  # what the next publication's roles are decided from
             served = production_model_path(load_settings(self.config))
             note = "no new train-role searches (all evaluate): no retraining, served unchanged"
             self.score(asked, "served", served, note)
@@ -234,9 +239,24 @@ class CurveRun:
             f"{splits.get('search_pairs')} search pairs from "
             f"{splits.get('judged_searches')} judged searches; API serves v{api.version()}"
         )
+        # The candidate whether or not the gate took it: did the searches teach it anything?
+        candidate = str(meta["finetuned_embedding_model"]["export_dir"])
+        self.score(asked, "candidate", candidate, f"v{evaluation['model_version']}")
         served = production_model_path(load_settings(self.config))
         self.score(asked, "served", served, note)
         return asked
+
+
+def pull_judgments(config: Path) -> None:
+    """Materialize ``search_judgments`` alone, as the feedback sensor's run would."""
+    from orchestration.definitions import build_definitions
+
+    job = build_definitions(config).resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(
+        run_config=QUIET, asset_selection=[dg.AssetKey("search_judgments")]
+    )
+    if not result.success:
+        raise SystemExit(f"pulling search_judgments failed ({config}); see the Dagster log")
 
 
 def report(run: CurveRun, png: Path) -> None:
@@ -246,12 +266,14 @@ def report(run: CurveRun, png: Path) -> None:
         print(f"{row['asked']:>4} asked  {row['model']:<15} {dims}  {row.get('note', '')}")
     synth = next(r for r in run.rows if r["model"] == "synthetic-only")
     for row in run.rows:
-        if row["model"] == "served" and row["asked"]:
+        if row["model"] in ("served", "candidate") and row["asked"]:
             gains = [
                 f"{d}: {100 * (row[f'ndcg@10@{d}'] / synth[f'ndcg@10@{d}'] - 1):+.1f}%"
                 for d in DIMS
             ]
-            print(f"after {row['asked']} asked, served vs synthetic-only: {', '.join(gains)}")
+            print(
+                f"after {row['asked']} asked, {row['model']} vs synthetic-only: {', '.join(gains)}"
+            )
     print("\nthe scripted annotator (searches whose answer was not among the hits):")
     for c in run.coverage:
         print(json.dumps(c))
@@ -260,6 +282,9 @@ def report(run: CurveRun, png: Path) -> None:
     series: dict[str, list[tuple[float, float]]] = {}
     for d in DIMS:
         series[f"served @{d}"] = [(x, r[f"ndcg@10@{d}"]) for x, r in zip(xs, served, strict=True)]
+        candidates = [r for r in run.rows if r["model"] == "candidate"]
+        if candidates:
+            series[f"candidate @{d}"] = [(r["asked"], r[f"ndcg@10@{d}"]) for r in candidates]
         for name in ("synthetic-only", "base"):
             value = next(r for r in run.rows if r["model"] == name)[f"ndcg@10@{d}"]
             series[f"{name} @{d}"] = [(x, value) for x in xs]

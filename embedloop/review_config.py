@@ -108,9 +108,11 @@ class FeedbackSettings(Strict):
         "evaluate (the `searches` set) instead of train; never both.",
     )
     min_eval_searches: Annotated[int, Field(ge=0)] = Field(
-        default=30,
+        default=35,
         description="Until the searches set holds this many searches, every new batch goes to "
-        "it first (what the gate needs before it trusts a set).",
+        "it first. Searches judged with no answering passage among their hits score nothing "
+        "and do not count. The gate trusts a set from 30 queries; the rest is a margin for "
+        "searches still unjudged that will turn out so.",
     )
 
 

@@ -162,6 +162,14 @@ class _Pairs:
         )
 
 
+def unscorable_evaluations(judgments: pd.DataFrame) -> set[str]:
+    """Evaluation searches that reviewers judged and found no answering passage in: they
+    score nothing (their answer was not among the hits), so they do not fill the set."""
+    evaluate = judgments[judgments["role"] == EVALUATE]
+    answered = set(evaluate.loc[evaluate["label"] == ANSWERS, "search_id"])
+    return set(evaluate["search_id"]) - answered
+
+
 def evaluation_rows(judgments: pd.DataFrame) -> tuple[list[dict[str, object]], int]:
     """Rows (query, chunk_id, source) of the ``searches`` set, and how many evaluation
     searches could not be scored (no returned passage answers them)."""

@@ -8,7 +8,10 @@ nothing to judge and are left out.
 
 Each record gets a role when it is first published, and keeps it: the newest share
 (``feedback.eval_share``, and every search until the ``searches`` set holds
-``feedback.min_eval_searches``) *evaluate*, the older ones *train*. A searcher's own
+``feedback.min_eval_searches``) *evaluate*, the older ones *train*. An evaluation search
+that reviewers judged and found no answering passage in can score nothing, so it does not
+count toward the minimum (in the Debian FAQ bench one judged search in five was such): the
+next publication makes up for it, from the judgments pulled so far. A searcher's own
 verdicts are suggestions on train records only: a suggestion anchors the annotator, and an
 evaluation judged through the searcher's eyes would inherit their position bias.
 
@@ -22,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -98,10 +102,19 @@ def _pick(
     return fresh.loc[keep]
 
 
-def _roles(picked: pd.DataFrame, published: pd.DataFrame, feedback: FeedbackSettings) -> list[str]:
-    """Evaluate for the newest share of the batch (and all it takes to reach the minimum)."""
+def _roles(
+    picked: pd.DataFrame,
+    published: pd.DataFrame,
+    feedback: FeedbackSettings,
+    unscorable: Collection[str],
+) -> list[str]:
+    """Evaluate for the newest share of the batch (and all it takes to reach the minimum of
+    evaluation searches that score or may still: judged with no answer, one does not)."""
     n = len(picked)
-    have = int((published["role"] == EVALUATE).sum()) if len(published) else 0
+    have = 0
+    if len(published):
+        evaluate = published.loc[published["role"] == EVALUATE, "search_id"]
+        have = int((~evaluate.isin(set(unscorable))).sum())
     n_eval = min(n, max(math.ceil(feedback.eval_share * n), feedback.min_eval_searches - have))
     newest = picked.sort_values(["searched_at", "search_id"], ascending=False)["search_id"]
     evaluate = set(newest.head(n_eval))
@@ -123,9 +136,12 @@ def plan_search_publication(
     argilla: ArgillaSettings,
     settings: FeedbackSettings,
     now: datetime,
+    unscorable: Collection[str] = (),
 ) -> SearchPublication:
     """New records for the picked searches, and published train records whose suggestions
-    changed since (feedback that came later); every other record stays as it is."""
+    changed since (feedback that came later); every other record stays as it is.
+    ``unscorable``: evaluation searches judged with no answering passage (they do not count
+    toward ``feedback.min_eval_searches``)."""
     verdicts = searcher_verdicts(feedback)
     picked = _pick(searches, verdicts, published, argilla.search_sample_size)
     n = argilla.search_passages
@@ -133,7 +149,7 @@ def plan_search_publication(
         {
             "record_id": picked["search_id"].map(record_id),
             "search_id": picked["search_id"],
-            "role": _roles(picked, published, settings),
+            "role": _roles(picked, published, settings, unscorable),
             "query": picked["query"].map(scrub),
             "chunk_ids": [list(c)[:n] for c in picked["chunk_ids"]],
             "top_score": picked["top_score"],

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from embedloop.config import parse_settings
-from embedloop.searches.judgments import judge, search_pairs
+from embedloop.searches.judgments import judge, search_pairs, unscorable_evaluations
 from embedloop.searches.log import LogBatch, LogCursor
 from embedloop.searches.merge import merge_log
 from embedloop.searches.publication import plan_search_publication, suggestions_for
@@ -109,6 +109,51 @@ def test_until_the_minimum_every_search_evaluates() -> None:
     )
     evaluate = plan.table.loc[plan.table["role"] == "evaluate", "search_id"]
     assert sorted(evaluate) == ["s1", "s2", "s3"]  # the three newest
+
+
+def test_evaluation_searches_that_cannot_score_do_not_fill_the_minimum() -> None:
+    settings = parse_settings({"feedback": {"eval_share": 0.0, "min_eval_searches": 2}})
+    searches = _searches(["a b", "c d", "e f", "g h", "i j"], [0.5] * 5)
+    first = plan_search_publication(
+        searches.head(2),
+        _feedback([]),
+        SEARCH_RECORDS.empty(),
+        settings.argilla,
+        settings.feedback,
+        T0,
+    )
+    assert set(first.table["role"]) == {"evaluate"}
+    # Reviewers found an answer among s1's hits, none among s0's: s0 scores nothing.
+    judgments = pd.DataFrame(
+        {
+            "search_id": ["s0", "s0", "s1"],
+            "role": ["evaluate"] * 3,
+            "label": ["does_not", "partly", "answers"],
+        }
+    )
+    unscorable = unscorable_evaluations(judgments)
+    assert unscorable == {"s0"}
+    full = plan_search_publication(
+        searches, _feedback([]), first.table, settings.argilla, settings.feedback, T0
+    )
+    short = plan_search_publication(
+        searches,
+        _feedback([]),
+        first.table,
+        settings.argilla,
+        settings.feedback,
+        T0,
+        unscorable,
+    )
+    new_roles = dict(zip(short.table["search_id"], short.table["role"], strict=True))
+    assert set(full.table.loc[full.table["role"] == "evaluate", "search_id"]) == {"s0", "s1"}
+    assert new_roles == {
+        "s0": "evaluate",  # a role, once given, is kept
+        "s1": "evaluate",
+        "s4": "evaluate",  # the newest new search makes up for s0
+        "s3": "train",
+        "s2": "train",
+    }
 
 
 def test_suggestions_follow_the_searchers_verdicts() -> None:
