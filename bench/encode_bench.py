@@ -1,5 +1,6 @@
 """Encoding speed: the pipeline's encode paths against a bare ``SentenceTransformer.encode``,
-and the inference backends against each other (speed, cosine to torch, nDCG@10).
+and the inference backends against each other (speed, cosine to torch, nDCG@10), OpenVINO
+in float32 (the product's) and in bf16 (what it would compute on a bf16 CPU if not pinned).
 
 Corpus: about ``--chunks`` chunks of the PostgreSQL manual, with the offline generator's
 queries. nDCG@10 is measured on that run's synthetic test split (query -> chunk over every
@@ -23,6 +24,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,7 +33,7 @@ from assets.training_data import candidate_pairs, synthetic_queries
 from bench.perf_data import grow_corpus, materialize, read_frames, write_config
 from embedloop.config import load_settings
 from embedloop.embedding_cache import encode_with_cache
-from embedloop.encoders import encode
+from embedloop.encoders import OpenVINOTransformer, encode
 from embedloop.models import load_encoder
 from embedloop.review.vectors import QueryVectors
 from embedloop.warehouse import CANDIDATE_PAIRS, DOCUMENT_CHUNKS, EMBEDDING_CACHE
@@ -39,7 +41,18 @@ from training.data import ir_inputs
 from training.evaluation import evaluate_model
 
 BATCH = 64
-BACKENDS = ("torch", "openvino", "torch-int8")
+# openvino-bf16: the openvino backend compiled in bf16, which OpenVINO would pick by itself
+# on a CPU with AVX512-BF16 or AMX (the product pins float32; this measures what bf16 buys).
+BACKENDS = ("torch", "openvino", "openvino-bf16", "torch-int8")
+
+
+def bench_encoder(path: str, backend: str, cache_dir: Path) -> Any:
+    """The product's encoder for ``backend``, or the openvino one compiled in bf16."""
+    if backend != "openvino-bf16":
+        return load_encoder(path, backend, cache_dir)
+    model = load_encoder(path, "torch").eval()
+    model[0].model = OpenVINOTransformer(model[0].model, cache_dir, precision="bf16")
+    return model
 
 
 def best_of(repeats: int, runs: dict[str, Callable[[], object]]) -> dict[str, float]:
@@ -113,7 +126,7 @@ def compare_backends(
     chunks_df: pd.DataFrame,
     repeats: int,
 ) -> None:
-    models = {b: load_encoder(path, b, cache_dir) for b in BACKENDS}
+    models = {b: bench_encoder(path, b, cache_dir) for b in BACKENDS}
     times = best_of(
         repeats,
         {b: partial(encode, m, chunks, BATCH, role="document") for b, m in models.items()},
@@ -146,7 +159,7 @@ def compare_on_faq(path: str, cache_dir: Path, work: Path, repeats: int) -> None
     faq = question_set(bench, chunks_df)
     corpus = dict(zip(chunks_df["chunk_id"], chunks_df["text"], strict=True))
     texts = list(corpus.values())
-    models = {b: load_encoder(path, b, cache_dir) for b in BACKENDS}
+    models = {b: bench_encoder(path, b, cache_dir) for b in BACKENDS}
     times = best_of(repeats, {b: partial(encode, m, texts, BATCH) for b, m in models.items()})
     scores = {b: score_sets(m, {"faq": faq}, corpus, [384, 128])["faq"] for b, m in models.items()}
     torch_scores = scores["torch"]

@@ -9,6 +9,9 @@ normalization stay sentence-transformers' own, and every caller keeps calling ``
 - ``openvino``: the Hugging Face module converted with ``openvino.convert_model`` and
   compiled for the CPU. Same float32 weights and graph, so the same vectors (cosine to torch
   above 0.9999) at a lower cost per token. The converted IR is kept in a cache directory.
+  Compiled in float32 explicitly: OpenVINO's CPU plugin otherwise computes in bf16 by
+  itself on a CPU with AVX512-BF16 or AMX, so the vectors (and an index's vector space)
+  would depend on the machine that encoded them.
 - ``torch-int8``: ``torch.ao.quantization.quantize_dynamic`` on the Linear layers. Faster
   still, but lossy (mean cosine to torch about 0.93 on MiniLM): offered, never the default.
 - ``auto``: ``openvino`` on the CPU when it is installed, else ``torch``; ``torch`` on a GPU.
@@ -117,7 +120,9 @@ class OpenVINOTransformer(torch.nn.Module):
     ``Transformer`` module reads from its model for text. Inference only.
     """
 
-    def __init__(self, hf_model: Any, cache_dir: Path | None = None) -> None:
+    def __init__(
+        self, hf_model: Any, cache_dir: Path | None = None, precision: str = "f32"
+    ) -> None:
         import openvino as ov
 
         super().__init__()
@@ -132,7 +137,9 @@ class OpenVINOTransformer(torch.nn.Module):
                 ir.parent.mkdir(parents=True, exist_ok=True)
                 # save_model would store float16 weights by default: keep torch's float32.
                 ov.save_model(graph, str(ir), compress_to_fp16=False)
-        self.compiled = ov.Core().compile_model(graph, "CPU")
+        # precision: "f32" everywhere the product encodes; "bf16" only for measuring it.
+        config = {"INFERENCE_PRECISION_HINT": precision}
+        self.compiled = ov.Core().compile_model(graph, "CPU", config)
         self.input_names = tuple(i.get_any_name() for i in self.compiled.inputs)
 
     def forward(self, **features: Any) -> dict[str, Any]:
