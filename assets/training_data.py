@@ -26,7 +26,7 @@ from embedloop.pairs.synthetic import run_synthetic, screening_metadata
 from embedloop.reports import markdown_table
 from embedloop.searches.judgments import search_pairs
 from embedloop.searches.tables import SEARCH_FEEDBACK, SEARCH_JUDGMENTS, SEARCHES
-from embedloop.splits import SPLITS
+from embedloop.splits import SPLITS, split_of
 from embedloop.training_set import merge_feedback
 from embedloop.warehouse import (
     CANDIDATE_PAIRS,
@@ -231,6 +231,7 @@ def training_splits(
             read_table(conn, SEARCH_FEEDBACK),
             settings.feedback.trust_searchers,
         )
+        searched["split"] = [split_of(d, settings.splits) for d in searched["doc_id"]]
         built = merge_feedback(
             read_table(conn, CANDIDATE_PAIRS),
             read_table(conn, FEEDBACK_PAIRS),

@@ -7,13 +7,7 @@ people wrote in the question task (table human_questions) join as generator
 test-split documents never do: they are evaluation queries, and a model trained on them
 would be graded on its own homework. Searches people ran and reviewers judged (table
 search_judgments, train role) join as generator ``search`` with a negative a reviewer
-labelled (``embedloop.searches.judgments``), always in the train split: a search's role
-(train or evaluate, by time) already decided that it teaches, and the evaluate-role ones
-are the ``searches`` set. In the split of the passage's document, as the synthetic pairs
-are, a third of them would sit in the synthetic test split, which no longer gates once
-real questions do (the Debian FAQ learning curve lost 6 of 17 that way). The synthetic
-test split may then hold a chunk a search taught: it is a proxy, reported beside the
-real-question sets.
+labelled (``embedloop.searches.judgments``), in the split of the passage's document.
 """
 
 from __future__ import annotations
@@ -76,17 +70,21 @@ def merge_feedback(
 
 
 def _search_pairs(searched: pd.DataFrame, kept: pd.DataFrame, chunks: pd.DataFrame) -> pd.DataFrame:
-    """Judged-search pairs, all in the train split, unless the chunk already has that query
-    or the chunk is gone."""
+    """Judged-search pairs in the split of their passage's document (the candidates' split
+    when the document has pairs, else the split rule's, which ``searched`` carries), unless
+    the chunk already has that query or the chunk is gone."""
     if searched.empty:
         return pd.DataFrame(columns=kept.columns)
+    doc_split = dict(zip(kept["doc_id"], kept["split"], strict=True))
     existing = set(zip(kept["chunk_id"], kept["query"].map(normalize_query), strict=True))
     fresh = [
         (c, normalize_query(q)) not in existing
         for c, q in zip(searched["chunk_id"], searched["query"], strict=True)
     ]
     rows = searched[fresh & searched["chunk_id"].isin(set(chunks["chunk_id"]))].copy()
-    rows["split"] = "train"
+    rows["split"] = [
+        doc_split.get(d, s) for d, s in zip(rows["doc_id"], rows["split"], strict=True)
+    ]
     return rows[kept.columns].reset_index(drop=True)
 
 

@@ -17,8 +17,6 @@ from embedloop.searches.merge import merge_log
 from embedloop.searches.publication import plan_search_publication, suggestions_for
 from embedloop.searches.scrub import scrub
 from embedloop.searches.tables import SEARCH_FEEDBACK, SEARCH_RECORDS, SEARCHES
-from embedloop.training_set import merge_feedback
-from embedloop.warehouse import FEEDBACK_PAIRS
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -228,29 +226,6 @@ def test_judgments_become_pairs_with_peoples_negatives() -> None:
         _records(),
     )
     assert list(split["label"]) == ["partly"] and search_pairs(split, chunks).empty
-
-
-def test_judged_searches_train_whatever_the_split_of_their_document() -> None:
-    judgments = judge(_history([("s-1", "u1", {"1": "does_not", "2": "answers"}, 1)]), _records())
-    chunks = pd.DataFrame(
-        {"chunk_id": list("abcde"), "doc_id": ["d1"] * 5, "text": [f"text {c}" for c in "abcde"]}
-    )
-    searched = search_pairs(judgments, chunks)
-    # d1's synthetic pairs are in the test split: the search's role, not its document,
-    # decides that it teaches.
-    candidates = pd.DataFrame(
-        [
-            {
-                "pair_id": "p1", "split": "test", "doc_id": "d1", "chunk_id": "e",
-                "query": "what is e", "positive": "text e", "negative": None,
-                "negative_chunk_id": None, "generator": "offline", "model": "offline:heading",
-            }
-        ]
-    )  # fmt: skip
-    built = merge_feedback(candidates, FEEDBACK_PAIRS.empty(), chunks, None, searched)
-    taught = built.pairs[built.pairs["generator"] == "search"]
-    assert built.search_pairs == 1 and list(taught["split"]) == ["train"]
-    assert list(taught["chunk_id"]) == ["b"]
 
 
 def test_trusted_searchers_train_without_review_but_never_on_the_exam() -> None:
