@@ -160,7 +160,8 @@ def compare_on_faq(path: str, cache_dir: Path, work: Path, repeats: int) -> None
     corpus = dict(zip(chunks_df["chunk_id"], chunks_df["text"], strict=True))
     texts = list(corpus.values())
     models = {b: bench_encoder(path, b, cache_dir) for b in BACKENDS}
-    times = best_of(repeats, {b: partial(encode, m, texts, BATCH) for b, m in models.items()})
+    runs = {b: partial(encode, m, texts, BATCH, role="document") for b, m in models.items()}
+    times = best_of(repeats, runs)
     scores = {b: score_sets(m, {"faq": faq}, corpus, [384, 128])["faq"] for b, m in models.items()}
     torch_scores = scores["torch"]
     print(f"\nDebian FAQ: {len(faq)} real questions over {len(texts)} chunks")
