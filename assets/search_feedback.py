@@ -35,7 +35,11 @@ from embedloop.searches.judgments import (
 )
 from embedloop.searches.log import LogCursor, open_search_log
 from embedloop.searches.merge import merge_log
-from embedloop.searches.publication import EVALUATE, plan_search_publication
+from embedloop.searches.publication import (
+    EVALUATE,
+    SearchPublication,
+    plan_search_publication,
+)
 from embedloop.searches.tables import (
     SEARCH_FEEDBACK,
     SEARCH_HISTORY,
@@ -169,30 +173,35 @@ def argilla_search_dataset(
         raise argilla_failure(err, "Publishing searches to Argilla") from err
     with duckdb.get_connection() as conn:
         replace_tables(conn, {SEARCH_RECORDS: plan.table, SEARCH_TARGET: target})
+    url = f"{argilla.api_url}/dataset/{dataset.id}/annotation-mode"
+    metadata = _publication_metadata(plan, url, len(purged), sent)
+    metadata["duration_s"] = dg.MetadataValue.float(round(time.perf_counter() - started, 3))
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def _publication_metadata(
+    plan: SearchPublication, url: str, purged: int, sent: int
+) -> dict[str, dg.MetadataValue]:
     roles = plan.table["role"].value_counts()
-    return dg.MaterializeResult(
-        metadata={
-            "dataset_url": dg.MetadataValue.url(
-                f"{argilla.api_url}/dataset/{dataset.id}/annotation-mode"
-            ),
-            "records": dg.MetadataValue.int(len(plan.table)),
-            "new": dg.MetadataValue.int(plan.new),
-            "updated": dg.MetadataValue.int(plan.updated),
-            "deleted_purged": dg.MetadataValue.int(len(purged)),
-            "sent": dg.MetadataValue.int(sent),
-            "train_records": dg.MetadataValue.int(int(roles.get("train", 0))),
-            "evaluate_records": dg.MetadataValue.int(int(roles.get(EVALUATE, 0))),
-            "first_in_line": dg.MetadataValue.md(
-                markdown_table(
-                    plan.table.sort_values("priority", ascending=False)
-                    .head(10)[["priority", "searcher_verdict", "top_score", "role", "query"]]
-                    .to_dict("records")
+    first = plan.table.sort_values("priority", ascending=False).head(10)
+    return {
+        "dataset_url": dg.MetadataValue.url(url),
+        "records": dg.MetadataValue.int(len(plan.table)),
+        "new": dg.MetadataValue.int(plan.new),
+        "updated": dg.MetadataValue.int(plan.updated),
+        "deleted_purged": dg.MetadataValue.int(purged),
+        "sent": dg.MetadataValue.int(sent),
+        "train_records": dg.MetadataValue.int(int(roles.get("train", 0))),
+        "evaluate_records": dg.MetadataValue.int(int(roles.get(EVALUATE, 0))),
+        "first_in_line": dg.MetadataValue.md(
+            markdown_table(
+                first[["priority", "searcher_verdict", "top_score", "role", "query"]].to_dict(
+                    "records"
                 )
-            ),
-            "duration_s": dg.MetadataValue.float(round(time.perf_counter() - started, 3)),
-            "dagster/row_count": dg.MetadataValue.int(len(plan.table)),
-        }
-    )
+            )
+        ),
+        "dagster/row_count": dg.MetadataValue.int(len(plan.table)),
+    }
 
 
 @dg.asset(
