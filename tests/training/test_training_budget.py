@@ -18,6 +18,8 @@ from embedloop.config import Settings, TrainingSettings
 from training import budget as budget_module
 from training.budget import TimeBudget, budget_seconds, linear_schedule
 from training.finetune import finetune
+from training.run_clock import PHASES
+from training.validation_schedule import validation_steps
 
 
 def test_auto_bounds_the_cpu_only_and_null_means_no_bound() -> None:
@@ -65,7 +67,7 @@ def test_a_schedule_that_does_not_fit_is_shortened_and_decays_within_it(monkeypa
     fitted = callback.outcome.fitted_steps
     assert fitted is not None and 15 <= fitted <= 20
     assert state.max_steps == fitted and state.global_step == fitted
-    assert control.should_training_stop and control.should_evaluate and control.should_save
+    assert control.should_training_stop
     assert scheduler.get_last_lr() == pytest.approx([0.0, 0.0])  # decayed, not cut off midway
     assert callback.outcome.as_metadata(200)["stopped_by_time_budget"] is True
 
@@ -78,16 +80,24 @@ def test_a_schedule_that_fits_is_left_alone(monkeypatch) -> None:
     assert callback.outcome.as_metadata(10_000)["stopped_by_time_budget"] is False
 
 
-def test_a_real_finetune_stops_at_the_budget_and_evaluates_its_last_step() -> None:
+def _tiny_data() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """24 (query, chunk) pairs and their chunks: 6 steps an epoch at batch size 4."""
     topics = [f"topic {i} explains the setting number {i} of the tool" for i in range(24)]
     chunks = pd.DataFrame({"chunk_id": [f"c{i}" for i in range(24)], "text": topics})
     pairs = pd.DataFrame(
         {"query": [f"what does setting {i} do" for i in range(24)], "positive": topics}
     ).assign(chunk_id=chunks["chunk_id"], negative=None)
+    return pairs, chunks
+
+
+def test_a_real_finetune_stops_at_the_budget_and_evaluates_its_last_step() -> None:
+    pairs, chunks = _tiny_data()
     settings = Settings.model_validate(
         {
-            # planned: 300 steps; 3 s of budget fit a few (a step takes about 0.1 s here)
-            "training": {"max_steps": 300, "batch_size": 4, "max_minutes": 0.05},
+            # planned: 300 steps; 3 s of budget fit a few (a step takes about 0.1 s here);
+            # validation every 2 steps, so that even the fewest steps that can fit (4) leave
+            # two checkpoints to choose from
+            "training": {"max_steps": 300, "batch_size": 4, "max_minutes": 0.05, "eval_steps": 2},
         }
     )
     result = finetune(settings, pairs, pairs.head(6), chunks)
@@ -97,3 +107,41 @@ def test_a_real_finetune_stops_at_the_budget_and_evaluates_its_last_step() -> No
     assert budget_module.TIMED_STEPS < steps < 300
     # The shortened schedule ends like an epoch: its last step is evaluated.
     assert result.validation_history and result.validation_history[-1][0] == steps
+
+
+@pytest.mark.parametrize(
+    ("eval_steps", "last_step", "expected"),
+    [
+        (35, 38, []),  # the Debian FAQ bench: step 35 is 3 steps before the end of 38
+        (10, 38, [10, 20, 30, 38]),
+        (10, 34, [10, 20, 34]),  # 30 is less than half an interval before the end
+        (6, 6, []),  # one epoch: one checkpoint, nothing to choose
+        (6, 4, []),  # a budget that ends the run inside its first epoch
+        (2, 4, [2, 4]),
+    ],
+)
+def test_validation_runs_only_where_it_can_choose_a_checkpoint(
+    eval_steps: int, last_step: int, expected: list[int]
+) -> None:
+    assert validation_steps(eval_steps, last_step) == expected
+
+
+def test_a_run_says_where_its_time_went_and_skips_validation_that_cannot_choose() -> None:
+    pairs, chunks = _tiny_data()
+    runs = {}
+    for eval_steps in (None, 1):  # once per epoch (of 6 steps, longer than the run); each step
+        training = {"max_steps": 3, "batch_size": 4, "max_minutes": None, "eval_steps": eval_steps}
+        settings = Settings.model_validate({"training": training})
+        runs[eval_steps] = finetune(settings, pairs, pairs.head(6), chunks)
+    one, each = runs[None], runs[1]
+    assert one.hyperparameters["validations"] == one.hyperparameters["checkpoints"] == 0
+    assert one.validation_history == [] and one.best_step is None
+    assert one.hyperparameters["checkpoint_selection"].startswith("last step (one checkpoint")
+    assert each.hyperparameters["validations"] == each.hyperparameters["checkpoints"] == 3
+    assert [step for step, _ in each.validation_history] == [1, 2, 3]
+    for run in (one, each):
+        seconds = run.hyperparameters["time_s"]
+        assert set(seconds) == set(PHASES) and seconds["steps"] > 0 and seconds["loading"] > 0
+        assert 0 < run.hyperparameters["time_in_steps"] < 1
+    assert one.hyperparameters["time_s"]["validation"] == 0
+    assert each.hyperparameters["time_s"]["validation"] > 0
