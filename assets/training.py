@@ -47,6 +47,7 @@ def finetuned_embedding_model(
         "zenml_run_id": summary.zenml_run_id,
         "export_dir": dg.MetadataValue.path(str(summary.export_dir)),
         "device": summary.device,
+        "precision": summary.precision,
         "duration_s": dg.MetadataValue.float(round(summary.duration_s, 2)),
         "samples_per_s": dg.MetadataValue.float(round(summary.samples_per_s, 2)),
         "training_pairs": dg.MetadataValue.json(summary.data_snapshot),

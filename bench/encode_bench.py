@@ -8,12 +8,13 @@ chunk), not on human questions. Every timing is the best of ``--repeats`` runs, 
 contenders interleaved, on the same texts, batch size and device (the CPU).
 
     python -m bench.encode_bench [--chunks 200] [--repeats 2] [--work-dir DIR]
-        [--faq-work-dir DIR]
+        [--faq-work-dir DIR [--faq-bench debian-faq | gitfaq]]
 
-``--faq-work-dir`` (the work dir of a ``bench/debian_faq_bench.py`` run) also compares the
-backends on real questions: speed over that corpus (the Debian Reference and the FAQ's
-answers) and nDCG@10 of the 123 Debian FAQ questions, with a paired bootstrap interval of
-each backend's difference to torch.
+``--faq-work-dir`` (the work dir of a ``bench.debian_faq_bench`` or ``bench.gitfaq_bench``
+run, named by ``--faq-bench``) also compares the backends on real questions: speed over
+that corpus (the manual and the FAQ's answers) and nDCG@10 of the FAQ's questions (123 for
+Debian, 20 for gitfaq), with a paired bootstrap interval of each backend's difference to
+torch.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ import pandas as pd
 
 from assets.training_data import candidate_pairs, synthetic_queries
 from bench.perf_data import grow_corpus, materialize, read_frames, write_config
+from bench.real_questions import Bench
+from bench.run_copies import bench_of
 from embedloop.config import load_settings
 from embedloop.embedding_cache import encode_with_cache
 from embedloop.encoders import OpenVINOTransformer, encode
@@ -97,6 +100,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--work-dir", type=Path, default=None)
     parser.add_argument("--faq-work-dir", type=Path, default=None)
+    parser.add_argument("--faq-bench", choices=["debian-faq", "gitfaq"], default="debian-faq")
     args = parser.parse_args()
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="embedloop-encode-"))
     config = write_config(work)
@@ -115,7 +119,8 @@ def main() -> None:
         print(f"| {name} | {len(chunks) / seconds:.1f} | {seconds / bare:.3f}x |")
     compare_backends(path, settings.cache_dir, chunks, pairs, chunks_df, args.repeats)
     if args.faq_work_dir:
-        compare_on_faq(path, settings.cache_dir, args.faq_work_dir.resolve(), args.repeats)
+        work = args.faq_work_dir.resolve()
+        compare_on_faq(path, settings.cache_dir, bench_of(args.faq_bench, work), args.repeats)
 
 
 def compare_backends(
@@ -146,15 +151,12 @@ def compare_backends(
         print(f"| {b} | {speed} | {cosine} | {ndcg[b]:.4f} | {change:+.2%} |")
 
 
-def compare_on_faq(path: str, cache_dir: Path, work: Path, repeats: int) -> None:
-    """Each backend on the Debian FAQ bench's corpus and its real questions."""
-    from bench.debian_faq_bench import setup
-    from bench.real_questions import Bench, corpus_chunks, question_set
+def compare_on_faq(path: str, cache_dir: Path, bench: Bench, repeats: int) -> None:
+    """Each backend on a real-question bench's corpus and its questions."""
+    from bench.real_questions import corpus_chunks, question_set
     from embedloop.evaluation.bootstrap import paired_bootstrap
     from embedloop.evaluation.scoring import score_sets
 
-    source, pages, questions = setup(work)
-    bench = Bench("debian-faq", work, source, pages, questions)
     chunks_df = corpus_chunks(bench)
     faq = question_set(bench, chunks_df)
     corpus = dict(zip(chunks_df["chunk_id"], chunks_df["text"], strict=True))
@@ -164,7 +166,7 @@ def compare_on_faq(path: str, cache_dir: Path, work: Path, repeats: int) -> None
     times = best_of(repeats, runs)
     scores = {b: score_sets(m, {"faq": faq}, corpus, [384, 128])["faq"] for b, m in models.items()}
     torch_scores = scores["torch"]
-    print(f"\nDebian FAQ: {len(faq)} real questions over {len(texts)} chunks")
+    print(f"\n{bench.name}: {len(faq)} real questions over {len(texts)} chunks")
     print("| backend | chunks/s | speed-up vs torch | nDCG@10 @384 | change | 95% CI of Δ | "
           "nDCG@10 @128 |\n|---|---|---|---|---|---|---|")  # fmt: skip
     for b in BACKENDS:

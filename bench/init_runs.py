@@ -20,53 +20,33 @@ moves when the gate promotes, so on a budget this small pass a lenient gate (``-
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
 from bench.real_questions import (
-    Bench,
     add_overrides,
-    apply_overrides,
     corpus_chunks,
     evaluate,
     question_set,
     run_job,
 )
 from bench.real_questions_cli import _relative
+from bench.run_copies import SETUPS, bench_of, copy_run
 from embedloop.config import load_settings
 from embedloop.models import production_dir
-
-SETUPS = {"debian-faq": "bench.debian_faq_bench", "gitfaq": "bench.gitfaq_bench"}
-
-
-def _bench(name: str, work: Path) -> Bench:
-    import importlib
-
-    setup = importlib.import_module(SETUPS[name]).setup
-    source, pages, questions = setup(work)
-    return Bench(name, work, source, pages, questions, in_corpus=True)
 
 
 def one_mode(
     name: str, source: Path, mode: str, runs: int, max_steps: int, overrides: list[str]
 ) -> list[str]:
-    work = source.parent / f"{source.name}-init-{mode}"
-    if work.exists():
-        shutil.rmtree(work)
-    shutil.copytree(source, work, symlinks=True)
-    # The copied configs still point at the source's data dir: point them at the copy.
+    settings_overrides = [
+        f"training.init={mode}",
+        f"training.max_steps={max_steps}",
+        "training.max_minutes=null",
+        *overrides,
+    ]
+    work = copy_run(source, f"init-{mode}", settings_overrides)
     config = work / "train" / "embedloop.yaml"
-    config.write_text(config.read_text().replace(str(source), str(work)))
-    apply_overrides(
-        config,
-        [
-            f"training.init={mode}",
-            f"training.max_steps={max_steps}",
-            "training.max_minutes=null",
-            *overrides,
-        ],
-    )
-    bench = _bench(name, work)
+    bench = bench_of(name, work)
     settings = load_settings(config)
     dims = list(settings.training.matryoshka_dims)
     chunks = corpus_chunks(bench)

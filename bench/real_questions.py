@@ -173,7 +173,9 @@ def ingest(bench: Bench) -> None:
 
 
 def seconds_per_step(config: Path, steps: int = CALIBRATION_STEPS) -> tuple[float, float]:
-    """CPU and wall seconds of one training step: same model, loss, batch size and data.
+    """CPU and wall seconds of one training step: same model, loss, batch size, data and
+    precision (``training.precision`` as the run resolves it: bf16 steps are cheaper where
+    the CPU has it, so the same budget buys more of them).
 
     The budget counts CPU time (all cores of this process together), not wall time: on a
     shared machine wall time measures the neighbours as much as the training."""
@@ -186,6 +188,7 @@ def seconds_per_step(config: Path, steps: int = CALIBRATION_STEPS) -> tuple[floa
 
     from training.data import read_pairs_and_corpus, split_frame, train_datasets
     from training.finetune import build_loss
+    from training.precision import resolve_precision
 
     settings = load_settings(config)
     t = settings.training
@@ -195,7 +198,8 @@ def seconds_per_step(config: Path, steps: int = CALIBRATION_STEPS) -> tuple[floa
     if t.max_seq_length:
         model.max_seq_length = t.max_seq_length
     dims = list(t.matryoshka_dims)
-    loss, _ = build_loss(model, settings, dims, "cpu")
+    precision = resolve_precision(t.precision, "cpu")
+    loss, _ = build_loss(model, settings, dims, "cpu", precision.name)
     losses: Any = {name: loss for name in data} if isinstance(data, dict) else loss
     with tempfile.TemporaryDirectory() as out:
         args = SentenceTransformerTrainingArguments(
@@ -207,6 +211,8 @@ def seconds_per_step(config: Path, steps: int = CALIBRATION_STEPS) -> tuple[floa
             report_to="none",
             disable_tqdm=True,
             seed=t.seed,
+            use_cpu=True,  # the trainer refuses bf16 without a GPU unless told
+            **precision.trainer_flags(),
         )
         trainer = SentenceTransformerTrainer(
             model=model, args=args, train_dataset=data, loss=losses

@@ -10,7 +10,9 @@ per-epoch validation is a feature, not overhead. Printed: samples/s of each, the
 speed-up over the CPU on the same data.
 
 ``--precision fp32,bf16`` instead times the pipeline's finetune() once per
-``training.precision``, side by side: samples/s, the ratio to the first, peak RSS. Where
+``training.precision``, side by side: samples/s, the ratio to the first, peak RSS; an arm
+``bf16:8`` also sets the cached loss's ``training.mini_batch_size`` (default: the
+product's, 8 in float32 and 16 in bf16 on a CPU). Where
 bf16 is not native (a CPU without AVX512-BF16 or AMX) it says so and runs the rest;
 ``--force`` runs bf16 there anyway, emulated, to measure how much slower that is.
 
@@ -19,7 +21,7 @@ Pairs: ``--pairs FILE`` (parquet written by ``--export-pairs``), else built from
 
     python -m bench.train_throughput_bench [--steps 4] [--chunks 200] [--seq-length N]
     python -m bench.train_throughput_bench --device cuda --steps 30 --cpu-steps 3 --pairs F
-    python -m bench.train_throughput_bench --precision fp32,bf16 [--force] --steps 6
+    python -m bench.train_throughput_bench --precision fp32,bf16:8,bf16 [--force] --steps 6
 """
 
 from __future__ import annotations
@@ -78,12 +80,14 @@ def plain_script(settings: Settings, train: pd.DataFrame, steps: int, device: st
     if ts.max_seq_length:
         model.max_seq_length = ts.max_seq_length
     dims = matryoshka_dims(ts.matryoshka_dims, model.get_embedding_dimension() or 384)
+    precision = resolve_precision(ts.precision, device)  # as the pipeline trains
+    flags = precision.trainer_flags()
+    shape = (device, precision.name, model.max_seq_length)
     inner = (
-        CachedMultipleNegativesRankingLoss(model, mini_batch_size=mini_batch_size(ts, device))
-        if uses_cached_loss(ts, device)
+        CachedMultipleNegativesRankingLoss(model, mini_batch_size=mini_batch_size(ts, *shape))
+        if uses_cached_loss(ts, *shape)
         else MultipleNegativesRankingLoss(model)
     )
-    flags = resolve_precision(ts.precision, device).trainer_flags()  # as the pipeline trains
     with tempfile.TemporaryDirectory() as out:
         args = SentenceTransformerTrainingArguments(
             output_dir=out,
@@ -125,6 +129,7 @@ def pipeline(settings: Settings, train: pd.DataFrame, corpus: pd.DataFrame) -> d
         "wall_s": time.perf_counter() - started,
         "bf16": bool(result.hyperparameters.get("bf16")),
         "precision": result.hyperparameters["precision"],
+        "mini_batch": result.hyperparameters["effective_mini_batch_size"] or "-",
     }
 
 
@@ -141,11 +146,14 @@ def measured(run: Any, *args: Any) -> dict:
     return out
 
 
-def settings_for(args: argparse.Namespace, steps: int, precision: str = "auto") -> Settings:
+def settings_for(
+    args: argparse.Namespace, steps: int, precision: str = "auto", mini_batch: int | None = None
+) -> Settings:
     training: dict[str, Any] = {
         "max_steps": steps,
         "batch_size": args.batch_size,
         "precision": precision,
+        "mini_batch_size": mini_batch,
     }
     if args.seq_length:
         training["max_seq_length"] = args.seq_length
@@ -224,6 +232,12 @@ def report(plain: dict, piped: dict, steps: int) -> None:
     print(f"pipeline time per sample / plain script: {ratio:.3f}x (target <= 1.1x)")
 
 
+def _arm(spec: str) -> tuple[str, int | None]:
+    """``"bf16:16"`` -> ("bf16", 16); ``"fp32"`` -> ("fp32", None): the product's default."""
+    name, _, mini = spec.strip().partition(":")
+    return name, int(mini) if mini else None
+
+
 def runnable_precisions(wanted: list[str], device: str, force: bool) -> list[str]:
     """``wanted`` less what this machine cannot train in (bf16 emulated with ``force``)."""
     runnable = []
@@ -244,20 +258,23 @@ def runnable_precisions(wanted: list[str], device: str, force: bool) -> list[str
 def compare_precisions(
     args: argparse.Namespace, train: pd.DataFrame, corpus: pd.DataFrame, device: str
 ) -> None:
-    """The pipeline's finetune() once per ``--precision``, side by side."""
-    wanted = [p.strip() for p in args.precision.split(",") if p.strip()]
+    """The pipeline's finetune() once per ``--precision`` arm, side by side. An arm is a
+    precision, optionally with the cached loss's mini-batch size: ``bf16:8``."""
+    arms = [_arm(spec) for spec in args.precision.split(",") if spec.strip()]
+    runnable = runnable_precisions([name for name, _ in arms], device, args.force)
     runs = {
-        name: measured(pipeline, settings_for(args, args.steps, name), train, corpus)
-        for name in runnable_precisions(wanted, device, args.force)
+        spec: measured(pipeline, settings_for(args, args.steps, name, mini), train, corpus)
+        for spec, (name, mini) in zip(args.precision.split(","), arms, strict=True)
+        if name in runnable
     }
     if not runs:
         sys.exit("no precision of --precision can run here")
     first = next(iter(runs.values()))["samples_per_s"]
-    print("| precision | trained in | samples/s | ratio | wall s | peak RSS MiB | peak GPU MiB |")
-    print("|---|---|---|---|---|---|---|")
+    print("| arm | trained in | mini-batch | samples/s | ratio | wall s | peak RSS MiB | "
+          "peak GPU MiB |\n|---|---|---|---|---|---|---|---|")  # fmt: skip
     for name, r in runs.items():
         gpu = f"{r['peak_gpu_mb']:.0f}" if "peak_gpu_mb" in r else "-"
-        print(f"| {name} | {r['precision']} | {r['samples_per_s']:.2f} | "
+        print(f"| {name} | {r['precision']} | {r['mini_batch']} | {r['samples_per_s']:.2f} | "
               f"{r['samples_per_s'] / first:.2f}x | {r['wall_s']:.1f} | "
               f"{r['peak_rss_mb']:.0f} | {gpu} |")  # fmt: skip
     print(f"ratio: samples/s relative to {next(iter(runs))}")

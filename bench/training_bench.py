@@ -76,6 +76,8 @@ def plain_script_samples_per_s(config: Path, steps: int) -> float:
     )
     from sentence_transformers.sentence_transformer.training_args import BatchSamplers
 
+    from training.precision import resolve_precision
+
     settings = load_settings(config)
     t = settings.training
     pairs, _ = read_pairs_and_corpus(settings)
@@ -83,9 +85,11 @@ def plain_script_samples_per_s(config: Path, steps: int) -> float:
     model = SentenceTransformer(settings.model.resolved_base_model(), device="cpu")
     if t.max_seq_length:
         model.max_seq_length = t.max_seq_length
+    precision = resolve_precision(t.precision, "cpu")  # as the pipeline trains
+    shape = ("cpu", precision.name, model.max_seq_length)
     inner = (  # the loss the pipeline picks (cached on the CPU, to bound memory)
-        CachedMultipleNegativesRankingLoss(model, mini_batch_size=mini_batch_size(t, "cpu"))
-        if uses_cached_loss(t, "cpu")
+        CachedMultipleNegativesRankingLoss(model, mini_batch_size=mini_batch_size(t, *shape))
+        if uses_cached_loss(t, *shape)
         else MultipleNegativesRankingLoss(model)
     )
     loss = MatryoshkaLoss(model, inner, t.matryoshka_dims)
@@ -100,6 +104,8 @@ def plain_script_samples_per_s(config: Path, steps: int) -> float:
             save_strategy="no",
             report_to="none",
             seed=t.seed,
+            use_cpu=True,  # the trainer refuses bf16 without a GPU unless told
+            **precision.trainer_flags(),
         )
         trainer = SentenceTransformerTrainer(
             model=model, args=args, train_dataset=dataset, loss=loss

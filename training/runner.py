@@ -35,6 +35,7 @@ class FinetuneSummary:
     duration_s: float
     samples_per_s: float
     device: str
+    precision: str = ""  # fp32, bf16 or fp16, and why: "bf16 (training.precision auto: ...)"
     best_step: int | None = None
     data_snapshot: dict[str, Any] = field(default_factory=dict)
     base_weight: dict[str, Any] = field(default_factory=dict)  # the share served, and why
@@ -135,6 +136,7 @@ def run_finetune(config_file: Path | str, dagster_run_id: str | None = None) -> 
         duration_s=float(metrics["duration_s"]),
         samples_per_s=float(metrics["samples_per_s"]),
         device=str(metrics["device"]),
+        precision=f"{metrics['precision']} ({metrics['precision_reason']})",
         best_step=metrics.get("best_step"),
         data_snapshot=dict(snapshot) if isinstance(snapshot, dict) else {},
         base_weight=dict(metrics.get("base_weight") or {}),

@@ -92,6 +92,12 @@ def test_cpu_training_bounds_activations_with_the_cached_loss() -> None:
     ts = parse_settings({}).training
     assert uses_cached_loss(ts, "cpu") and mini_batch_size(ts, "cpu") == 8
     assert not uses_cached_loss(ts, "cuda") and mini_batch_size(ts, "cuda") == 32
+    # bf16 on short texts: larger mini-batches (faster there); long or unknown lengths keep 8.
+    assert mini_batch_size(ts, "cpu", "bf16", 128) == 16 and uses_cached_loss(
+        ts, "cpu", "bf16", 128
+    )
+    assert mini_batch_size(ts, "cpu", "bf16", 256) == mini_batch_size(ts, "cpu", "bf16") == 8
+    assert mini_batch_size(ts, "cpu", "fp32", 128) == 8
     explicit = parse_settings({"training": {"cached_loss_above": 64, "mini_batch_size": 4}})
     assert not uses_cached_loss(explicit.training, "cpu")
     assert mini_batch_size(explicit.training, "cpu") == 4

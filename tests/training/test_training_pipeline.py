@@ -118,6 +118,8 @@ def test_finetune_creates_a_model_version_with_metadata_and_an_export(project: P
     assert hp["checkpoint_selection"] == "best eval_validation_dim384_ndcg@10"
     assert meta["data_snapshot"]["hash"] == v1.data_snapshot["hash"]
     assert meta["dagster_run_id"] == "dagster-run-1"
+    # What the Dagster asset shows: the format trained in, and why.
+    assert v1.precision == f"{meta['precision']} ({meta['precision_reason']})"
     assert len(meta["training"]["loss_history"]) == 4
     # Generated validation queries never choose the base share: the configured one is served.
     served = project.settings.training.base_weight

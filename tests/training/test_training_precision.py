@@ -122,3 +122,18 @@ def test_a_nan_loss_stops_the_run_naming_the_step() -> None:
         _finetune({"precision": "fp32", "max_steps": 3, "learning_rate": 1e30})
     assert failure.value.step == 2
     assert "at step 2 (fp32)" in str(failure.value)
+
+
+def test_bf16_on_short_texts_embeds_larger_mini_batches() -> None:
+    from sentence_transformers import SentenceTransformer
+
+    from training.finetune import build_loss
+
+    settings = Settings.model_validate({"training": {"batch_size": 32}})
+    model = SentenceTransformer(settings.model.resolved_base_model(), device="cpu")
+    sizes = {}
+    for seq, precision in [(128, "bf16"), (128, "fp32"), (256, "bf16")]:
+        model.max_seq_length = seq
+        _, inner = build_loss(model, settings, [384], "cpu", precision)
+        sizes[(seq, precision)] = inner.mini_batch_size
+    assert sizes == {(128, "bf16"): 16, (128, "fp32"): 8, (256, "bf16"): 8}
